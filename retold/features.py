@@ -1,0 +1,98 @@
+"""Lexical features shared by the aligner, the judge and retrieval.
+
+Words are lower-cased ``\\w+`` runs. Content terms drop a short English stop-word list and are
+stemmed by truncation to five characters (truncation stemming is as good as Porter's for English
+retrieval and an order of magnitude faster; see docs/decisions.md). Numbers are kept whole.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves said says say told
+    would could may might must shall one ms mr mrs s t""".split()
+)
+
+STEM_CHARS = 5
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of ``text``."""
+    return WORD_RE.findall(text.lower())
+
+
+def stem(word: str) -> str:
+    """Truncation stem: numbers whole, other words cut to their first five characters."""
+    return word if word[:1].isdigit() else word[:STEM_CHARS]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words of ``text`` that are not stop words (in order, with repeats)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def shingles(tokens: Sequence[str], size: int) -> set[tuple[str, ...]]:
+    """The set of ``size``-word shingles of a token sequence."""
+    return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+
+
+def dice(a: set[str], b: set[str]) -> float:
+    """Dice coefficient of two term sets (0 when both are empty)."""
+    if not a and not b:
+        return 0.0
+    return 2.0 * len(a & b) / (len(a) + len(b))
+
+
+def tfisf_matrices(
+    derivative_terms: Sequence[Sequence[str]], source_terms: Sequence[Sequence[str]]
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """L2-normalised tf-isf vectors for two lists of sentences over one shared vocabulary.
+
+    The inverse sentence frequency is computed over the sentences of both sides together, as in
+    Sanchez-Perez et al. (2014), so a term frequent in either text weighs little.
+    """
+    vocabulary: dict[str, int] = {}
+    df: Counter[str] = Counter()
+    for terms in list(derivative_terms) + list(source_terms):
+        df.update(set(terms))
+    n_sentences = len(derivative_terms) + len(source_terms)
+    for term in df:
+        vocabulary[term] = len(vocabulary)
+    idf = np.zeros(len(vocabulary), dtype=np.float32)
+    for term, index in vocabulary.items():
+        idf[index] = math.log(n_sentences / df[term]) + 1.0
+
+    def build(rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
+        data: list[float] = []
+        indices: list[int] = []
+        indptr = [0]
+        for terms in rows:
+            for term, count in Counter(terms).items():
+                indices.append(vocabulary[term])
+                data.append(count)
+            indptr.append(len(indices))
+        matrix = sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), indices, indptr),
+            shape=(len(rows), len(vocabulary)),
+        )
+        matrix = matrix.multiply(idf).tocsr()
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+    return build(derivative_terms), build(source_terms)

@@ -1,0 +1,226 @@
+"""The judge stage: derived or not (a calibrated probability), the reuse type, and the direction.
+
+The probability is a logistic model over a few alignment features; its coefficients are fitted
+on labelled real pairs by ``scripts/fit_judge.py`` (PAN 2013 training pairs, byte-identical and
+unrelated BBC articles, same-topic BBC articles as hard negatives) and shipped in
+``retold/data/judge.json`` together with the calibration error measured on held-out pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Sequence
+
+from .model import Alignment, Coverage, Direction, ReuseType, Segmentation, SentenceLink, Side, Verdict
+
+FEATURE_NAMES = (
+    "coverage_derivative",
+    "coverage_source",
+    "mean_link_score",
+    "log_aligned_chars",
+    "longest_passage_share",
+    "verbatim_share",
+    "log_longest_passage_chars",
+    "ordered_link_share",
+)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Settings of the judge.
+
+    Attributes:
+        derived_probability: the verdict says "derived" at or above this probability.
+        same_event_similarity: when not derived, texts whose sentences are on average at least this
+            close in meaning (best-match embedding cosine) report the same event; else unrelated.
+        copy_share: share of aligned text that must be verbatim for a "copy".
+        light_edit_share: share of aligned text verbatim or near-verbatim for a "light edit".
+        partial_coverage: below this derivative coverage the reuse is "partial reuse".
+        condensed_length_ratio: a derivative shorter than this share of its source is "condensed".
+    """
+
+    derived_probability: float = 0.5
+    same_event_similarity: float = 0.42
+    copy_share: float = 0.9
+    light_edit_share: float = 0.7
+    partial_coverage: float = 0.5
+    condensed_length_ratio: float = 0.8
+
+
+@dataclass(frozen=True)
+class OrientedEvidence:
+    """What the aligner found with one side taken as the derivative."""
+
+    links: tuple[SentenceLink, ...]
+    alignments: tuple[Alignment, ...]
+    coverage: Coverage
+    derivative_body_chars: int
+    source_body_chars: int
+
+
+def body_chars(segments: Segmentation) -> int:
+    return sum(len(s.span) for s in segments.body_sentences())
+
+
+def coverage(
+    links: Sequence[SentenceLink], derivative_segments: Segmentation, source_segments: Segmentation
+) -> Coverage:
+    """Share of body characters on each side that take part in a link."""
+    d_total = body_chars(derivative_segments)
+    s_total = body_chars(source_segments)
+    d_used = sum(len(derivative_segments.sentences[link.derivative].span) for link in links)
+    s_ids = {s for link in links for s in link.sources}
+    s_used = sum(len(source_segments.sentences[s].span) for s in s_ids)
+    return Coverage(
+        derivative=round(d_used / d_total, 4) if d_total else 0.0,
+        source=round(s_used / s_total, 4) if s_total else 0.0,
+    )
+
+
+def features(evidence: OrientedEvidence) -> list[float]:
+    """The judge's feature vector (see FEATURE_NAMES)."""
+    aligned_chars = sum(len(span) for a in evidence.alignments for span in a.derivative_spans)
+    longest = max((sum(len(span) for span in a.derivative_spans) for a in evidence.alignments), default=0)
+    verbatim = sum(
+        len(span) for a in evidence.alignments if a.kind in ("verbatim", "near-verbatim") for span in a.derivative_spans
+    )
+    weights = [1.0 for _ in evidence.links]
+    mean_score = sum(link.score for link in evidence.links) / len(weights) if weights else 0.0
+    return [
+        evidence.coverage.derivative,
+        evidence.coverage.source,
+        mean_score,
+        math.log1p(aligned_chars),
+        longest / max(1, evidence.derivative_body_chars),
+        verbatim / max(1, aligned_chars),
+        math.log1p(longest),
+        _ordered_link_share(evidence.links),
+    ]
+
+
+def _ordered_link_share(links: Sequence[SentenceLink]) -> float:
+    """Share of links whose next link continues nearby in the source: reuse keeps local order,
+    chance similarities between texts on one topic scatter."""
+    if len(links) < 2:
+        return 0.0
+    ordered = sum(
+        1
+        for first, second in zip(links, links[1:])
+        if min(abs(s - t) for s in second.sources for t in first.sources) <= 3
+    )
+    return ordered / (len(links) - 1)
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict[str, object]:
+    path = resources.files("retold") / "data" / "judge.json"
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def probability(feature_vector: Sequence[float]) -> float:
+    """Calibrated probability that the derivative was derived from the source."""
+    model = _model()
+    mean = model["mean"]
+    scale = model["scale"]
+    coef = model["coef"]
+    z = float(model["intercept"])  # type: ignore[arg-type]
+    for x, m, s, c in zip(feature_vector, mean, scale, coef):  # type: ignore[call-overload]
+        z += c * (x - m) / s
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+
+
+def direction(
+    a_as_derivative: OrientedEvidence,
+    b_as_derivative: OrientedEvidence,
+    published_a: str | None,
+    published_b: str | None,
+) -> Direction:
+    """Decide which side is the source: publication dates when both are known and differ, else
+    the texts' own evidence (a rewrite is covered by its source more than the other way round,
+    and a condensed rewrite is the shorter text)."""
+    evidence: list[str] = []
+    date_a, date_b = _parse_date(published_a), _parse_date(published_b)
+    if date_a and date_b and date_a != date_b:
+        later: Side = "a" if date_a > date_b else "b"
+        evidence.append(f"published dates: {'a' if later == 'b' else 'b'} ({min(date_a, date_b)}) "
+                        f"precedes {later} ({max(date_a, date_b)})")
+        return Direction(later, "b" if later == "a" else "a", 0.95, tuple(evidence))
+    cov_a = a_as_derivative.coverage.derivative
+    cov_b = b_as_derivative.coverage.derivative
+    len_a = a_as_derivative.derivative_body_chars
+    len_b = b_as_derivative.derivative_body_chars
+    margin = cov_a - cov_b
+    length_ratio = math.log((len_b + 1) / (len_a + 1))
+    z = 6.0 * margin + 1.0 * length_ratio
+    confidence_a = 1.0 / (1.0 + math.exp(-z))
+    derivative: Side = "a" if confidence_a >= 0.5 else "b"
+    confidence = max(confidence_a, 1.0 - confidence_a)
+    evidence.append(
+        f"{cov_a:.0%} of a is explained by b, {cov_b:.0%} of b is explained by a"
+    )
+    if abs(length_ratio) > 0.2:
+        shorter = "a" if len_a < len_b else "b"
+        evidence.append(f"{shorter} is shorter ({min(len_a, len_b)} vs {max(len_a, len_b)} body characters)")
+    if confidence < 0.6:
+        evidence.append("the texts give little evidence of direction")
+    return Direction(derivative, "b" if derivative == "a" else "a", round(confidence, 4), tuple(evidence))
+
+
+def reuse_type(
+    derived: bool, evidence: OrientedEvidence, topical_similarity: float, settings: JudgeSettings
+) -> ReuseType:
+    """Name the kind of reuse (or of non-reuse)."""
+    if not derived:
+        return "same event" if topical_similarity >= settings.same_event_similarity else "unrelated"
+    aligned = sum(len(span) for a in evidence.alignments for span in a.derivative_spans) or 1
+    verbatim = sum(len(span) for a in evidence.alignments if a.kind == "verbatim" for span in a.derivative_spans)
+    close = sum(
+        len(span) for a in evidence.alignments if a.kind in ("verbatim", "near-verbatim") for span in a.derivative_spans
+    )
+    if evidence.coverage.derivative >= 0.9 and verbatim / aligned >= settings.copy_share:
+        return "copy"
+    if evidence.coverage.derivative < settings.partial_coverage:
+        return "partial reuse"
+    if close / aligned >= settings.light_edit_share:
+        return "light edit"
+    if evidence.derivative_body_chars < settings.condensed_length_ratio * evidence.source_body_chars:
+        return "condensed rewrite"
+    return "paraphrase"
+
+
+def judge(
+    a_as_derivative: OrientedEvidence,
+    b_as_derivative: OrientedEvidence,
+    published_a: str | None,
+    published_b: str | None,
+    topical_similarity: float,
+    settings: JudgeSettings,
+) -> Verdict:
+    """The verdict for a pair, from the aligner's evidence in both orientations."""
+    chosen = direction(a_as_derivative, b_as_derivative, published_a, published_b)
+    oriented = a_as_derivative if chosen.derivative == "a" else b_as_derivative
+    p = probability(features(oriented))
+    derived = p >= settings.derived_probability
+    return Verdict(
+        derived=derived,
+        probability=round(p, 4),
+        type=reuse_type(derived, oriented, topical_similarity, settings),
+        direction=chosen,
+    )
