@@ -180,6 +180,61 @@ def link_sentences(evidence: SentenceEvidence, settings: AlignSettings) -> list[
     return links
 
 
+def rescue_split_sentences(
+    links: Sequence[SentenceLink],
+    derivative: Sequence[str],
+    source: Sequence[str],
+    encoder: Encoder | None,
+    settings: AlignSettings,
+) -> list[SentenceLink]:
+    """Link derivative sentences that rewrite only *part* of a source sentence (a split).
+
+    A short derivative sentence such as "Fares stay the same." is far from its whole source
+    sentence ("A landing will open at the market, the council said, and fares will not change.")
+    but close to one of its clauses. For each unlinked derivative sentence next to a linked one,
+    the clauses of source sentences near the neighbour's sources are compared with it; the best
+    clause's sentence is linked when word overlap (Dice) plus embedding cosine reaches
+    ``weak_score`` and at least one content word is shared.
+    Indices are rows/columns of the sentence lists, as in :func:`link_sentences`.
+    """
+    by_derivative = {link.derivative: link for link in links}
+    reach = settings.context_sentences
+    rescued: list[SentenceLink] = []
+    for d, text in enumerate(derivative):
+        if d in by_derivative:
+            continue
+        anchors = {s for n in range(d - reach, d + reach + 1) if n in by_derivative for s in by_derivative[n].sources}
+        if not anchors:
+            continue
+        candidates = sorted({s for a in anchors for s in range(a - reach, a + reach + 1) if 0 <= s < len(source)})
+        clauses: list[tuple[int, str]] = []
+        for s in candidates:
+            for clause in clause_spans(source[s], 0, len(source[s])):
+                clauses.append((s, clause.slice(source[s])))
+        if not clauses:
+            continue
+        terms = frozenset(content_terms(text))
+        lexical = np.array([dice(terms, frozenset(content_terms(c))) for _, c in clauses])
+        if encoder is not None:
+            vectors = encoder.encode([text] + [c for _, c in clauses])
+            semantic = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        else:
+            semantic = lexical
+        combined = lexical + semantic
+        best = int(combined.argmax())
+        if combined[best] >= settings.weak_score and lexical[best] > 0:
+            rescued.append(
+                SentenceLink(
+                    derivative=d,
+                    sources=(clauses[best][0],),
+                    score=float(min(1.0, combined[best] / 2.0)),
+                    lexical=float(lexical[best]),
+                    semantic=float(semantic[best]),
+                )
+            )
+    return sorted([*links, *rescued], key=lambda link: link.derivative)
+
+
 def passage_kind(derivative_text: str, source_text: str) -> AlignmentKind:
     """Name how a passage was rewritten: verbatim, near-verbatim, condensed or paraphrase."""
     ratio = fuzz.ratio(derivative_text, source_text) / 100.0

@@ -100,16 +100,28 @@ def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
     body_a = segments_a.body_sentences()
     body_b = segments_b.body_sentences()
     encoder = get_encoder(settings.align.encoder)
-    evidence = align_stage.sentence_evidence(
-        [s.span.slice(a.text) for s in body_a], [s.span.slice(b.text) for s in body_b], encoder
-    )
+    texts_a = [s.span.slice(a.text) for s in body_a]
+    texts_b = [s.span.slice(b.text) for s in body_b]
+    evidence = align_stage.sentence_evidence(texts_a, texts_b, encoder)
     transposed = align_stage.SentenceEvidence(
         evidence.lexical.T, evidence.semantic.T, evidence.source_terms, evidence.derivative_terms
     )
     a_ids = [s.index for s in body_a]
     b_ids = [s.index for s in body_b]
-    links_a = _to_segment_indices(align_stage.link_sentences(evidence, settings.align), a_ids, b_ids)
-    links_b = _to_segment_indices(align_stage.link_sentences(transposed, settings.align), b_ids, a_ids)
+    links_a = _to_segment_indices(
+        align_stage.rescue_split_sentences(
+            align_stage.link_sentences(evidence, settings.align), texts_a, texts_b, encoder, settings.align
+        ),
+        a_ids,
+        b_ids,
+    )
+    links_b = _to_segment_indices(
+        align_stage.rescue_split_sentences(
+            align_stage.link_sentences(transposed, settings.align), texts_b, texts_a, encoder, settings.align
+        ),
+        b_ids,
+        a_ids,
+    )
     return PairEvidence(
         segments_a=segments_a,
         segments_b=segments_b,

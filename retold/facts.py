@@ -181,7 +181,11 @@ _STOP_WORDS = frozenset(
     should do does did not no it its their his her our your my this these those there here said
     says say told after before since during per each every more less over under about around
     while when where if then so also only just ago later earlier between among against through
-    across toward towards within without amid including like than versus vs via what why how
+    across toward towards within without amid including like versus vs via what why how
+    already still now then yet even again too very held saw took made left went came got gave
+    began become became met fell rose won lost built hit put set thought brought kept ran sent
+    spent stood seen been done gone given taken known shown grown fled paid led fought caught
+    sold bought found remain remained
     """.split()
 )  # fmt: skip
 
@@ -245,6 +249,27 @@ _KNOWN_PLACES = frozenset(
     jerusalem london paris washington moscow beijing tokyo cairo doha jeddah riyadh tehran
     baghdad damascus beirut kabul delhi berlin rome madrid brussels geneva kyiv kiev ankara
     """.split()
+) | {
+    "united states", "united kingdom", "saudi arabia", "west bank", "east jerusalem", "middle east",
+    "new york", "south africa", "north korea", "south korea", "hong kong", "new zealand", "sri lanka",
+    "united arab emirates", "gaza strip", "european union", "latin america", "north america",
+}  # fmt: skip
+_GROUP_WORDS = frozenset(
+    """muslim muslims arab arabs christian christians jew jews jewish sunni sunnis shia shiite shiites
+    islamic catholic catholics protestant western eastern european europeans african africans asian
+    asians american americans palestinians israelis
+    """.split()
+)  # fmt: skip
+_PERSON_TITLES = frozenset(
+    """president minister secretary spokesman spokeswoman spokesperson chancellor senator sen.
+    representative rep. governor mayor judge justice king queen prince princess pope ambassador envoy
+    chairman chairwoman chair ceo director commander colonel col. lieutenant lt. captain capt. sergeant
+    sgt. major admiral officer mr mr. mrs mrs. ms ms. dr dr. sir dame lord lady professor prof. rev.
+    reverend sheikh emir sultan archbishop bishop cardinal father leader head premier attorney lawyer
+    inspector superintendent detective constable coach manager striker midfielder defender goalkeeper
+    actor actress singer author founder boss owner analyst economist correspondent editor reporter
+    secretary-general president-elect executive
+    """.split()
 )  # fmt: skip
 _ALIASES = {
     "us": "united states", "usa": "united states", "united states of america": "united states",
@@ -256,7 +281,7 @@ _ALIASES = {
 _WORD_EQUIV = {"living": "live", "alive": "live", "lives": "live", "killed": "dead", "deceased": "dead",
                "per cent": "%", "percent": "%", "people": "person", "persons": "person"}  # fmt: skip
 _CONNECTORS = frozenset("of the for de da del der van von bin ibn al el la le du y".split())
-_DEMONYM_END = ("ian", "ean", "ese", "ish", "eli", "ari", "aqi", "ani", "ian's", "ic")
+_DEMONYM_END = ("ian", "ean", "ese", "ish", "eli", "ari", "aqi", "ani")
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,8 +289,19 @@ _DEMONYM_END = ("ian", "ean", "ese", "ish", "eli", "ari", "aqi", "ani", "ian's",
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
+def _fold_short(text: str) -> str:
+    return _fold_text(text)
+
+
 def _fold(text: str) -> str:
     """Lower case, curly quotes and dashes straightened, accents removed."""
+    return _fold_short(text) if len(text) < 64 else _fold_text(text)
+
+
+def _fold_text(text: str) -> str:
+    if text.isascii():
+        return text.lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
@@ -337,16 +373,20 @@ def _words(text: str) -> list[str]:
 
 
 class _Claims:
-    """Character ranges already taken by an earlier, more specific fact."""
+    """Character ranges already taken by an earlier, more specific fact (kept sorted, disjoint)."""
 
     def __init__(self) -> None:
-        self._ranges: list[tuple[int, int]] = []
+        self._starts: list[int] = []
+        self._ends: list[int] = []
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in self._ranges)
+        i = bisect.bisect_left(self._starts, end)  # ranges starting before our end
+        return i == 0 or self._ends[i - 1] <= start
 
     def take(self, start: int, end: int) -> None:
-        self._ranges.append((start, end))
+        i = bisect.bisect_left(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
 
 
 def _fact(kind: str, text: str, start: int, end: int, value: str, **detail: str) -> Fact:
@@ -365,7 +405,7 @@ _ID_PREFIX = (
 _ID_NUM = r"[A-Z]?\d+(?:[./-]\d+)*[A-Za-z]?(?:\s?\(\d{1,3}[a-z]?\))*"
 _ID_YEAR = r"(?:\s*\((?:19|20)\d\d\))?"
 _IDENT_RE = re.compile(
-    _ID_PREFIX + r"\s+(?P<first>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")"
+    r"\b" + _ID_PREFIX + r"\s+(?P<first>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")"
     r"(?P<more>(?:\s*(?:,|and|&|or)\s*" + _ID_NUM + _ID_YEAR + r")*)"
 )
 _SYMBOL_RE = re.compile(r"\b[A-Z]{1,5}(?:/[A-Z0-9][A-Za-z0-9.]*){2,}\b(?:\s*\((?:19|20)\d\d\))?")
@@ -449,18 +489,18 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # weekday
     (re.compile(r"\b(?P<wd>" + _WEEKDAY_RE + r")(?:\s+(?P<part>morning|afternoon|evening|night))?\b"), "wd"),
     # relative, with a count: three days after, two weeks ago, a year earlier
-    (re.compile(r"(?i:\b(?P<num>" + _NUMWORD_RE + r"|\d+|a|an|one)\s+(?P<unit>hour|day|week|fortnight|month"
+    (re.compile(r"\b(?i:(?P<num>" + _NUMWORD_RE + r"|\d+|a|an|one)\s+(?P<unit>hour|day|week|fortnight|month"
                 r"|year|decade)s?\s+(?P<dir>ago|after|before|later|earlier|previously|since|on))\b"), "rel-count"),  # fmt: skip
     # relative: earlier in the week, later this month, last year, the previous day
-    (re.compile(r"(?i:\b(?P<phrase>(?:earlier|later)\s+(?:in\s+|on\s+)?(?:the|this|that)\s+)(?P<unit>day|week|"
+    (re.compile(r"\b(?i:(?P<phrase>(?:earlier|later)\s+(?:in\s+|on\s+)?(?:the|this|that)\s+)(?P<unit>day|week|"
                 r"month|year|weekend|decade)\b)"), "rel-unit"),  # fmt: skip
-    (re.compile(r"(?i:\b(?P<phrase>(?:last|this|next|past|coming|previous|following)\s+)(?P<unit>week|month|year|"
+    (re.compile(r"\b(?i:(?P<phrase>(?:last|this|next|past|coming|previous|following)\s+)(?P<unit>week|month|year|"
                 r"weekend|decade|century)\b)"), "rel-unit"),  # fmt: skip
     (re.compile(r"(?i:\b(?P<phrase>the\s+(?:previous|following|next|same)\s+)(?P<unit>day|week|month|year)\b)"),
      "rel-unit"),
     (re.compile(r"(?i:\b(?P<phrase>(?:at|over)\s+the\s+)(?P<unit>weekend)\b)"), "rel-unit"),
     (re.compile(r"(?i:\b(?P<word>yesterday|today|tonight|tomorrow)\b)"), "rel-day"),
-    (re.compile(r"(?i:\b(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
+    (re.compile(r"\b(?i:(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
                 r"(?:in|over)\s+the\s+(?:past|last|coming|next)\s+(?:few\s+)?(?:days|weeks|months|years)|"
                 r"earlier\s+this\s+(?:season)|in\s+the\s+coming\s+(?:days|weeks)|at\s+the\s+time)\b)"), "rel-vague"),  # fmt: skip
     # decades: the 1990s
@@ -558,11 +598,18 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
 # Numbers
 # --------------------------------------------------------------------------------------------
 
-_NUMBER_RE = re.compile(
+# the words before a number (hedge, "between", currency), matched backwards from the number
+_NUMBER_PREFIX_RE = re.compile(
     r"(?P<hedge>(?i:\b(?:" + _HEDGE_RE + r"))\s+)?"
     r"(?P<between>(?i:between)\s+)?"
-    r"(?P<cur>US\$|[$£€¥]|\b(?:USD|GBP|EUR)\s?)?"
-    r"(?P<num>\b" + _DIGITS_RE + r"|(?i:\b" + _NUMWORD_RE + r"\b))"
+    r"(?P<cur>US\$|[$£€¥]|\b(?:USD|GBP|EUR)\s?)?$"
+)
+_NUMBER_WORD_STARTS = frozenset(
+    list(_UNITS_WORDS) + list(_TENS_WORDS) + ["a", "hundred", "thousand", "million", "billion"]
+)
+_NUMBER_TRIGGER_RE = re.compile(r"\d+|[A-Za-z]+")
+_NUMBER_RE = re.compile(
+    r"(?P<num>" + _DIGITS_RE + r"|(?i:" + _NUMWORD_RE + r"\b))"
     r"(?:(?P<rsep>\s*[-–—]\s*|\s+(?:to|and)\s+)(?P<cur2>[$£€¥])?(?P<num2>" + _DIGITS_RE + r"|(?i:"
     + _NUMWORD_RE + r"\b)))?"
     r"(?P<mag>\s*(?:bn|mn|m|k|tn)\b|\s+(?i:hundred|thousand|million|billion|trillion)\b)?"
@@ -571,8 +618,8 @@ _NUMBER_RE = re.compile(
     r"(?P<plus>-plus\b|\+|\s+or\s+(?:more|so)\b)?"
 )
 _ORDINAL_RE = re.compile(
-    r"\b(?P<num>\d+)(?:st|nd|rd|th)\b|(?i:\b(?P<word>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
-    r"|tenth|eleventh|twelfth|twentieth)\b)"
+    r"\b(?P<num>\d+)(?:st|nd|rd|th)\b|\b(?P<word>(?:[Ff]irst|[Ss]econd|[Tt]hird|[Ff]ourth|[Ff]ifth|[Ss]ixth"
+    r"|[Ss]eventh|[Ee]ighth|[Nn]inth|[Tt]enth|[Ee]leventh|[Tt]welfth|[Tt]wentieth))\b"
 )
 _NEXT_WORD_RE = re.compile(r"\s*([A-Za-z\u00C0-\u024F][\w'\u2019-]*)")
 
@@ -591,7 +638,7 @@ def _noun_after(text: str, pos: int, max_words: int = 3) -> tuple[str, list[str]
             low = low[:-2]
         if low in _STOP_WORDS:
             break
-        if run and (low.endswith("ed") or low.endswith("ly")):
+        if run and (low.endswith(("ed", "ly")) or (low.endswith("ing") and len(low) > 5)):
             break
         if not run and low.endswith("ly"):
             break
@@ -599,6 +646,8 @@ def _noun_after(text: str, pos: int, max_words: int = 3) -> tuple[str, list[str]
         cursor = m.end()
         if word.endswith(("'s", "\u2019s")):
             break
+        if word[0].islower() and low.endswith("s") and not low.endswith(("ss", "us", "is")):
+            break  # the counted noun is plural: "2,000 Palestinian prisoners | held by"
     if not run:
         return "", [], pos
     words = [w for w, _ in run]
@@ -617,14 +666,38 @@ def _hedge_of(phrase: str | None, plus: str | None) -> tuple[str, str]:
     return _HEDGES.get(words, "exact"), words
 
 
+def _number_matches(text: str) -> Iterable[tuple[re.Match[str], re.Match[str]]]:
+    """(prefix match, number match) pairs; a cheap word scan finds where numbers may start."""
+    last_end = -1
+    for trig in _NUMBER_TRIGGER_RE.finditer(text):
+        pos = trig.start()
+        if pos < last_end:
+            continue
+        tok = trig.group(0)
+        if tok[0].isdigit():
+            if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] in "_" or (text[pos - 1] in ",." and pos > 1 and text[pos - 2].isdigit())):
+                continue
+        else:
+            low = tok.lower()
+            if low not in _NUMBER_WORD_STARTS or (pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "-")):
+                continue
+        m = _NUMBER_RE.match(text, pos)
+        if m is None:
+            continue
+        prefix = _NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+        assert prefix is not None  # every group is optional
+        last_end = m.end()
+        yield prefix, m
+
+
 def _numbers(text: str, claims: _Claims) -> list[Fact]:
     out: list[Fact] = []
-    for m in _NUMBER_RE.finditer(text):
-        g = m.groupdict()
+    for p, m in _number_matches(text):
+        g = {**p.groupdict(), **m.groupdict()}
         num_text = g["num"]
-        start = m.start("hedge") if g["hedge"] else (m.start("cur") if g["cur"] else m.start("num"))
+        start = p.start("hedge") if g["hedge"] else (p.start("cur") if g["cur"] else m.start("num"))
         if g["between"] and not g["hedge"]:
-            start = m.start("between")
+            start = p.start("between")
         end = m.end()
         if not claims.free(m.start("num"), m.end("num")):
             continue
@@ -703,6 +776,8 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
         before = text[max(0, m.start() - 4) : m.start()].lower()
         if m.group("word") and before.endswith("at "):
             continue  # "at first"
+        if m.group("word") and m.group("word")[0].isupper() and not _sentence_start(text, m.start()):
+            continue  # "the Fourth Geneva Convention": part of a name
         unit, modifiers, end = _noun_after(text, m.end(), max_words=2)
         if m.group("word") and not unit:
             continue
@@ -829,7 +904,7 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
 
 _CAP_TOKEN = r"(?:(?:[A-Z]\.){2,}|(?:[A-Z][a-z]?\.(?=\s+[A-Z]))|(?:[Aa]l|[Ee]l)-[A-Z][\w\u2019']*|[A-Z][\w\u2019'&]*(?:-[A-Za-z][\w\u2019']*)*)"
 _NAME_RUN_RE = re.compile(
-    r"(?<![\w\u2019'.-])" + _CAP_TOKEN + r"(?:(?:\s+|\s+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)\s+)+)"
+    r"(?<![\w\u2019'.-])" + _CAP_TOKEN + r"(?:(?:[ \t]+|[ \t]+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)[ \t]+)+)"
     + _CAP_TOKEN + r")*"
 )
 _TITLE_LINE_MIN_WORDS = 3
@@ -857,42 +932,50 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or not stripped or stripped[-1] in ".!?:\n" or before.endswith("\n")
 
 
+def _bare(token: str) -> str:
+    return _fold(token).replace(".", "").strip(",")
+
+
 def _title_before(text: str, start: int) -> str:
-    """Title words just before a name ("Foreign Minister", "spokeswoman", "Israeli Prime Minister")."""
-    before = text[max(0, start - 60) : start]
-    words = re.findall(r"[\w.'\u2019-]+[,]?\s*$|[\w.'\u2019-]+", before)
+    """Title words just before a name ("Foreign Minister, ", "spokeswoman ", "Prime Minister and ")."""
     taken: list[str] = []
-    for w in reversed(before.rstrip(", ").split()):
-        low = _fold(w).strip(",")
-        if low in _TITLE_WORDS or (low in ("and",) and taken):
+    for w in reversed(text[max(0, start - 60) : start].rstrip(", ").split()):
+        low = _bare(w)
+        if low in _TITLE_WORDS or (low == "and" and taken):
             taken.append(w.strip(","))
             continue
         break
-    del words
     while taken and taken[-1].lower() == "and":
         taken.pop()
+    if not any(_bare(w) in _PERSON_TITLES for w in taken):
+        return ""
     return " ".join(reversed(taken))
 
 
 def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
     tokens = core.split()
-    low_tokens = [_fold(t).strip(".") for t in tokens]
+    low_tokens = [_bare(t) for t in tokens]
+    value = _entity_value(core)
     if title:
         return "person"
+    if value in _KNOWN_PLACES or _fold(core) in _KNOWN_PLACES:
+        return "place"
     if any(t in _ORG_WORDS for t in low_tokens) or (len(tokens) == 1 and core.isupper() and len(core) >= 2):
         return "org"
-    if _fold(core) in _KNOWN_PLACES or _ALIASES.get(_fold(core).replace(".", ""), "") in (
-        "united states", "united kingdom", "united arab emirates",
-    ) or any(t in _PLACE_WORDS for t in low_tokens[1:]):  # fmt: skip
+    if any(t in _PLACE_WORDS for t in low_tokens[1:]):
         return "place"
     after = text[end : end + 30]
-    if re.match(r"\s*,?\s*(?:\w+\s+){0,1}" + _PERSON_VERBS + r"\b", after) and len(tokens) >= 2:
+    if len(tokens) >= 2 and re.match(r"[ \t]*,?[ \t]*(?:\w+[ \t]+)?" + _PERSON_VERBS + r"\b", after):
         return "person"
     before = text[max(0, start - 6) : start].lower()
     if re.search(r"\b(?:in|to|from|near)\s+$", before) and len(tokens) <= 2:
         return "place"
-    if len(tokens) in (2, 3) and all(t[0].isupper() and t[1:].islower() for t in tokens if len(t) > 1):
-        return "person" if not any(t in _KNOWN_PLACES for t in low_tokens) else "place"
+    if (
+        len(tokens) in (2, 3)
+        and all(t[:1].isupper() and t[1:].replace("-", "").islower() for t in tokens)
+        and not any(t in _KNOWN_PLACES for t in low_tokens)
+    ):
+        return "person"
     return "name"
 
 
@@ -900,71 +983,85 @@ def _name_facts_from_spans(
     text: str, spans: Iterable[tuple[int, int, str]], headline_spans: list[tuple[int, int]]
 ) -> list[Fact]:
     """Turn candidate name spans (start, end, kind hint) into name facts: trim, split titles, classify."""
+    lower_words = set(re.findall(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*", text))
     out: list[Fact] = []
     for start, end, hint in spans:
         if any(s <= start < e for s, e in headline_spans):
             continue
-        chunk = text[start:end]
-        # possessive and trailing punctuation
-        chunk_stripped = re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", chunk)
-        end = start + len(chunk_stripped)
-        tokens = list(re.finditer(r"\S+", text[start:end]))
-        # drop leading common words and sentence-initial words used in lower case elsewhere
+        chunk = re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", text[start:end])
+        end = start + len(chunk)
+        tokens = list(re.finditer(r"\S+", chunk))
+        # "West Bank-based Palestinian Authority": the compound adjective ends a name, not starts one
+        for k, tok in enumerate(tokens):
+            if re.search(r"-(?:based|backed|led|born|funded|owned|run|style|made|bound|linked|allied)$", tok.group(0)):
+                tokens = tokens[k + 1 :]
+                break
+        # leading common words, and a sentence-initial word the text also uses in lower case
         while tokens:
-            tok = tokens[0].group(0)
-            low = _fold(tok).strip(".,")
-            first = _sentence_start(text, start + tokens[0].start())
+            low = _bare(tokens[0].group(0))
             if low in _COMMON_CAPS or low in _WEEKDAYS or (low in _MONTHS and len(low) > 3) or low in _CONNECTORS:
                 tokens.pop(0)
                 continue
-            if first and len(tokens) == 1 and re.search(r"(?<![\w.])" + re.escape(low) + r"(?![\w])", text[:start].lower() + " " + text[end:]) and low not in _KNOWN_PLACES and not tok.isupper():
-                if re.search(r"(?<![A-Za-z])" + re.escape(low) + r"\b", text) and re.search(r"(?<=[a-z,;] )" + re.escape(low) + r"\b", text):
-                    tokens.pop(0)
-                    continue
-            break
-        # strip leading titles and demonyms ("Israeli Prime Minister")
-        title_tokens: list[str] = []
-        while len(tokens) > 1:
-            low = _fold(tokens[0].group(0)).strip(".,")
-            if low in _TITLE_WORDS or low.endswith(_DEMONYM_END) and low not in _KNOWN_PLACES or low in ("us", "u.s.", "uk", "eu", "un"):
-                title_tokens.append(tokens[0].group(0))
+            if (
+                len(tokens) == 1
+                and low in lower_words
+                and low not in _KNOWN_PLACES
+                and not hint
+                and _sentence_start(text, start + tokens[0].start())
+            ):
                 tokens.pop(0)
                 continue
             break
-        while tokens and _fold(tokens[-1].group(0)).strip(".,") in _CONNECTORS:
+        # leading titles and demonyms ("Israeli Prime Minister"), only when a person title is among them
+        k = 0
+        while k < len(tokens) - 1:
+            low = _bare(tokens[k].group(0))
+            if low in _TITLE_WORDS or low in ("us", "uk", "eu", "un") or (low.endswith(_DEMONYM_END) and low not in _KNOWN_PLACES):
+                k += 1
+                continue
+            break
+        title_tokens = [t.group(0) for t in tokens[:k]]
+        if any(_bare(t) in _PERSON_TITLES for t in title_tokens):
+            tokens = tokens[k:]
+        else:
+            title_tokens = []
+        while tokens and _bare(tokens[-1].group(0)) in _CONNECTORS:
             tokens.pop()
         if not tokens:
             continue
         s = start + tokens[0].start()
         e = start + tokens[-1].end()
         core = text[s:e]
-        low_core = _fold(core).strip(".")
-        if low_core in _COMMON_CAPS or low_core in _TITLE_WORDS or all(_fold(t.group(0)) in _TITLE_WORDS for t in tokens):
+        low_core = _bare(core)
+        if all(_bare(t.group(0)) in _TITLE_WORDS for t in tokens) or low_core in _COMMON_CAPS:
             continue
-        if low_core in _MONTHS or low_core in _WEEKDAYS:
+        if low_core in _MONTHS or low_core in _WEEKDAYS or low_core in _GROUP_WORDS or len(core) < 2:
             continue
-        if len(tokens) == 1 and (low_core.endswith(_DEMONYM_END) and low_core not in _KNOWN_PLACES) and re.match(
-            r"\s+[a-z]", text[e : e + 2]
-        ):
-            continue  # "Egyptian mediators": an adjective, not a name
-        if len(core) < 2:
-            continue
+        if len(tokens) == 1 and low_core.rstrip("s").endswith(_DEMONYM_END) and low_core not in _KNOWN_PLACES:
+            continue  # "Egyptian mediators", "Palestinians": groups, not names
         title = " ".join(title_tokens) or _title_before(text, s)
-        kind = hint or _classify(core, title, text, s, e)
-        if hint == "person" or kind == "person":
-            kind = "person"
+        kind = "person" if title or hint == "person" else (hint or _classify(core, title, text, s, e))
         acronym = ""
         m = re.match(r"\s*\(([A-Z][A-Z.&-]{1,9})\)", text[e : e + 14])
         if m and len(tokens) > 1:
             acronym = m.group(1).replace(".", "")
-            if kind == "name":
+            if kind in ("name", "person"):
                 kind = "org"
         out.append(_fact(kind, text, s, e, _entity_value(core), title=title, acronym=acronym))
     return out
 
 
 def _rule_name_spans(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), "") for m in _NAME_RUN_RE.finditer(text)]
+    spans = []
+    for m in _NAME_RUN_RE.finditer(text):
+        start = m.start()
+        # a possessive ends a name: "Pakistan's Deputy Prime Minister" is two candidates
+        for p in re.finditer(r"['\u2019]s(?=\s)", m.group(0)):
+            spans.append((start, m.start() + p.start(), ""))
+            start = m.start() + p.end() + 1
+        if start < m.end():
+            spans.append((start, m.end(), ""))
+    return spans
 
 
 _SPACY_KINDS = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC": "place"}

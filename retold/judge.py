@@ -26,7 +26,8 @@ FEATURE_NAMES = (
     "longest_passage_share",
     "verbatim_share",
     "log_longest_passage_chars",
-    "ordered_link_share",
+    "log_ordered_links",
+    "log_links",
 )
 
 
@@ -99,21 +100,19 @@ def features(evidence: OrientedEvidence) -> list[float]:
         longest / max(1, evidence.derivative_body_chars),
         verbatim / max(1, aligned_chars),
         math.log1p(longest),
-        _ordered_link_share(evidence.links),
+        math.log1p(_ordered_links(evidence.links)),
+        math.log1p(len(evidence.links)),
     ]
 
 
-def _ordered_link_share(links: Sequence[SentenceLink]) -> float:
-    """Share of links whose next link continues nearby in the source: reuse keeps local order,
-    chance similarities between texts on one topic scatter."""
-    if len(links) < 2:
-        return 0.0
-    ordered = sum(
+def _ordered_links(links: Sequence[SentenceLink]) -> int:
+    """Links whose next link continues nearby in the source: reuse keeps local order, chance
+    similarities between two texts on one topic scatter."""
+    return sum(
         1
         for first, second in zip(links, links[1:])
         if min(abs(s - t) for s in second.sources for t in first.sources) <= 3
     )
-    return ordered / (len(links) - 1)
 
 
 @lru_cache(maxsize=1)
@@ -168,12 +167,12 @@ def direction(
     len_b = b_as_derivative.derivative_body_chars
     margin = cov_a - cov_b
     length_ratio = math.log((len_b + 1) / (len_a + 1))
-    z = 6.0 * margin + 1.0 * length_ratio
+    z = 4.0 * margin + 2.0 * length_ratio
     confidence_a = 1.0 / (1.0 + math.exp(-z))
     derivative: Side = "a" if confidence_a >= 0.5 else "b"
     confidence = max(confidence_a, 1.0 - confidence_a)
     evidence.append(
-        f"{cov_a:.0%} of a is explained by b, {cov_b:.0%} of b is explained by a"
+        f"{cov_a:.0%} of a has a counterpart in b; {cov_b:.0%} of b has a counterpart in a"
     )
     if abs(length_ratio) > 0.2:
         shorter = "a" if len_a < len_b else "b"

@@ -34,6 +34,7 @@ of the files as they are.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,7 @@ __all__ = [
     "filter_passages",
     "find_seeds",
     "plain_sentences",
+    "refine_edges",
 ]
 
 
@@ -73,8 +75,13 @@ class PassageSettings:
             are clustered again with a smaller gap.
         trim_ratio: an edge seed weaker than this share of the passage's median seed is dropped.
         min_passage_chars: shorter passages are dropped on either side.
-        min_single_seed_chars: a passage made of one seed needs this many characters on both sides.
+        min_single_seed_chars: a passage of one sentence on either side needs this many characters
+            on both sides.
+        single_sentence_cosine: ... and this fragment cosine.
         chain: keep only the heaviest in-order chain of seeds of each cluster.
+        refine_ngram, refine_run, refine_min_share, refine_margin_sentences, refine_min_cosine: word-level edge
+            refinement of literal copies (see :func:`refine_edges`); ``refine_ngram=0`` turns
+            it off.
         summary: run the summary pass (step 6 of the module docstring).
         summary_cosine: the window-to-document cosine a summary needs.
         summary_window_chars: the length of the suspicious window the summary pass looks for.
@@ -95,6 +102,12 @@ class PassageSettings:
     trim_ratio: float = 0.0
     min_passage_chars: int = 150
     min_single_seed_chars: int = 0
+    single_sentence_cosine: float = 0.0
+    refine_ngram: int = 3
+    refine_run: int = 4
+    refine_min_share: float = 0.5
+    refine_margin_sentences: int = 1
+    refine_min_cosine: float = 0.0
     chain: bool = False
     summary: bool = True
     summary_cosine: float = 0.28
@@ -115,6 +128,7 @@ Seed = tuple[int, int]
 class _Side:
     """One text cut into sentences: spans, content terms and L2-normalised tf-isf rows."""
 
+    text: str
     spans: list[Span]
     terms: list[frozenset[str]]
     vectors: sparse.csr_matrix
@@ -173,8 +187,8 @@ def _sides(suspicious: str, source: str, settings: PassageSettings) -> tuple[_Si
     r_terms = [content_terms(sp.slice(source)) for sp in r_spans]
     s_vectors, r_vectors = tfisf_matrices(s_terms, r_terms)
     return (
-        _Side(s_spans, [frozenset(t) for t in s_terms], s_vectors),
-        _Side(r_spans, [frozenset(t) for t in r_terms], r_vectors),
+        _Side(suspicious, s_spans, [frozenset(t) for t in s_terms], s_vectors),
+        _Side(source, r_spans, [frozenset(t) for t in r_terms], r_vectors),
     )
 
 
@@ -318,8 +332,102 @@ def extend(
     return result
 
 
+_TOKEN_RE = re.compile(r"\w+")
+
+
+def _tokens(text: str, span: Span) -> tuple[list[str], list[tuple[int, int]]]:
+    found = list(_TOKEN_RE.finditer(text, span.start, span.end))
+    return [m.group().lower() for m in found], [(m.start(), m.end()) for m in found]
+
+
+def _covered(tokens: list[str], other: set[tuple[str, ...]], n: int) -> np.ndarray:
+    """Which tokens lie inside an ``n``-gram that also occurs in the other text."""
+    mask = np.zeros(len(tokens), dtype=bool)
+    for i in range(len(tokens) - n + 1):
+        if tuple(tokens[i : i + n]) in other:
+            mask[i : i + n] = True
+    return mask
+
+
+def _run_edges(mask: np.ndarray, run: int) -> tuple[int, int] | None:
+    """First and last index of the outermost runs of ``run`` covered tokens."""
+    if len(mask) < run:
+        return None
+    windows = np.convolve(mask.astype(np.int32), np.ones(run, dtype=np.int32), "valid") == run
+    hits = np.flatnonzero(windows)
+    if not len(hits):
+        return None
+    return int(hits[0]), int(hits[-1]) + run - 1
+
+
+def _end_after_punctuation(text: str, end: int) -> int:
+    while end < len(text) and not text[end].isspace() and not text[end].isalnum():
+        end += 1
+    return end
+
+
+def refine_edges(
+    suspicious: _Side,
+    source: _Side,
+    bounds: tuple[int, int, int, int],
+    strength: float,
+    settings: PassageSettings,
+) -> tuple[Span, Span]:
+    """Passage spans, with edges moved to the outermost shared word runs where copying is literal.
+
+    The passage is widened by one sentence on each side, both texts are cut into words, and
+    word ``refine_ngram``-grams found in both regions mark the copied words. When they cover at
+    least ``refine_min_share`` of the passage's suspicious words (and the passage's median seed
+    cosine, ``strength``, reaches ``refine_min_cosine``), each edge moves to the first or
+    last run of ``refine_run`` marked words: a copied passage that begins or ends inside a
+    sentence (as the splitter sees it) is cut there, and a sentence next to it that was copied
+    but missed as a seed is taken in.
+    """
+    d_lo, d_hi, s_lo, s_hi = bounds
+    d_span = Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end)
+    r_span = Span(source.spans[s_lo].start, source.spans[s_hi].end)
+    if settings.refine_ngram <= 0 or strength < settings.refine_min_cosine:
+        return d_span, r_span
+    margin = settings.refine_margin_sentences
+    d_region = Span(
+        suspicious.spans[max(0, d_lo - margin)].start,
+        suspicious.spans[min(len(suspicious.spans) - 1, d_hi + margin)].end,
+    )
+    r_region = Span(
+        source.spans[max(0, s_lo - margin)].start,
+        source.spans[min(len(source.spans) - 1, s_hi + margin)].end,
+    )
+    n = settings.refine_ngram
+    d_tokens, d_offsets = _tokens(suspicious.text, d_region)
+    r_tokens, r_offsets = _tokens(source.text, r_region)
+    d_mask = _covered(d_tokens, {tuple(r_tokens[i : i + n]) for i in range(len(r_tokens) - n + 1)}, n)
+    r_mask = _covered(r_tokens, {tuple(d_tokens[i : i + n]) for i in range(len(d_tokens) - n + 1)}, n)
+    inside = [i for i, (start, _) in enumerate(d_offsets) if d_span.start <= start < d_span.end]
+    if not inside or d_mask[inside].mean() < settings.refine_min_share:
+        return d_span, r_span
+    d_edges = _run_edges(d_mask, settings.refine_run)
+    r_edges = _run_edges(r_mask, settings.refine_run)
+    if d_edges is None or r_edges is None:
+        return d_span, r_span
+    # an edge moves inside its own sentence or out into the margin, never past a whole sentence
+    d_first, d_last = suspicious.spans[d_lo], suspicious.spans[d_hi]
+    r_first, r_last = source.spans[s_lo], source.spans[s_hi]
+    d_new = Span(
+        min(d_offsets[d_edges[0]][0], d_first.end - 1),
+        max(_end_after_punctuation(suspicious.text, d_offsets[d_edges[1]][1]), d_last.start + 1),
+    )
+    r_new = Span(
+        min(r_offsets[r_edges[0]][0], r_first.end - 1),
+        max(_end_after_punctuation(source.text, r_offsets[r_edges[1]][1]), r_last.start + 1),
+    )
+    if len(d_new) <= 0 or len(r_new) <= 0:
+        return d_span, r_span
+    return d_new, r_new
+
+
 def filter_passages(
     clusters: list[tuple[list[Seed], float]],
+    similarity: np.ndarray,
     suspicious: _Side,
     source: _Side,
     settings: PassageSettings,
@@ -328,12 +436,15 @@ def filter_passages(
     candidates = []
     for cluster, quality in clusters:
         d_lo, d_hi, s_lo, s_hi = _bounds(cluster)
-        d_span = Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end)
-        r_span = Span(source.spans[s_lo].start, source.spans[s_hi].end)
+        strength = float(np.median([similarity[seed] for seed in cluster]))
+        d_span, r_span = refine_edges(suspicious, source, (d_lo, d_hi, s_lo, s_hi), strength, settings)
         if len(d_span) < settings.min_passage_chars or len(r_span) < settings.min_passage_chars:
             continue
-        if len(cluster) == 1 and min(len(d_span), len(r_span)) < settings.min_single_seed_chars:
-            continue
+        if d_lo == d_hi or s_lo == s_hi:
+            if quality < settings.single_sentence_cosine:
+                continue
+            if min(len(d_span), len(r_span)) < settings.min_single_seed_chars:
+                continue
         candidates.append((quality * np.sqrt(len(cluster)), d_span, r_span))
     candidates.sort(key=lambda c: (-c[0], c[1].start))
     kept: list[tuple[Span, Span]] = []
@@ -424,7 +535,7 @@ def detect_passages(
         rows, cols = np.nonzero(semantic >= settings.semantic_seed)
         seeds = sorted(set(seeds) | set(zip(rows.tolist(), cols.tolist())))
     clusters = extend(seeds, similarity, susp_side, src_side, settings)
-    passages = filter_passages(clusters, susp_side, src_side, settings)
+    passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if settings.summary:
         verbatim = [
             (d, r) for d, r in passages if len(r) < settings.summary_length_ratio * len(d)

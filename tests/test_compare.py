@@ -13,7 +13,7 @@ import pytest
 import retold
 from retold.model import CompareResult
 
-from .conftest import EXAMPLES
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def aligned_source_text(result: CompareResult, phrase: str) -> str:
