@@ -94,18 +94,18 @@ class PassageSettings:
 
     seed_cosine: float = 0.33
     seed_dice: float = 0.33
-    seed_relative: float = 0.0
+    seed_relative: float = 0.7
     min_sentence_terms: int = 0
-    max_sentence_chars: int = 0
+    max_sentence_chars: int = 300
     max_gap_sentences: int = 4
-    validation_cosine: float = 0.34
-    trim_ratio: float = 0.0
+    validation_cosine: float = 0.45
+    trim_ratio: float = 0.5
     min_passage_chars: int = 150
     min_single_seed_chars: int = 0
-    single_sentence_cosine: float = 0.0
+    single_sentence_cosine: float = 0.6
     refine_ngram: int = 3
     refine_run: int = 4
-    refine_min_share: float = 0.5
+    refine_min_share: float = 0.8
     refine_margin_sentences: int = 1
     refine_min_cosine: float = 0.0
     chain: bool = False

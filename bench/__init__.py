@@ -1,0 +1,1 @@
+"""Benchmarks of retold (``python -m bench.run``); results go to ``bench/results/``."""
