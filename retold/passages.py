@@ -98,7 +98,7 @@ class PassageSettings:
     min_sentence_terms: int = 0
     max_sentence_chars: int = 300
     max_gap_sentences: int = 4
-    validation_cosine: float = 0.45
+    validation_cosine: float = 0.5
     trim_ratio: float = 0.5
     min_passage_chars: int = 150
     min_single_seed_chars: int = 0
@@ -110,7 +110,7 @@ class PassageSettings:
     refine_min_cosine: float = 0.0
     chain: bool = False
     summary: bool = True
-    summary_cosine: float = 0.28
+    summary_cosine: float = 0.3
     summary_window_chars: int = 620
     summary_length_ratio: float = 3.0
     use_semantic: bool = False

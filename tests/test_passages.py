@@ -1,0 +1,130 @@
+"""The PAN-style passage detector (retold.passages) and ``retold eval pan``.
+
+Exact checks run on small fictional texts written here; behaviour checks run on real PAN 2013
+pairs read from ../shared/data (skipped when the data is not there).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retold.eval.pan import read_annotations, read_text
+from retold.eval.plagdet import score
+from retold.model import Span
+from retold.passages import (
+    PassageSettings,
+    cluster_seeds,
+    detect_passages,
+    plain_sentences,
+)
+
+COPIED = (
+    "The harbour bell of Calloway rang twelve times before the ferry left at dawn. "
+    "Fishermen from the northern quay said the sound carried as far as the lighthouse on Brenn Point. "
+    "Mayor Odile Farrant told the council the bell had not been rung since the storm of 1961. "
+    "She promised that the restored tower would open to visitors on the first Sunday of May. "
+)
+HOST = (
+    "Rainfall in the valley was lower than expected this spring. "
+    "Farmers planted barley earlier and hope for a good harvest in August. "
+)
+
+
+def test_plain_sentences_offsets_are_exact() -> None:
+    text = "First line of a sentence\ncontinues here. Second sentence!"
+    spans = plain_sentences(text)
+    assert [s.slice(text) for s in spans] == [
+        "First line of a sentence\ncontinues here.",
+        "Second sentence!",
+    ]
+
+
+def test_cluster_seeds_splits_on_both_texts() -> None:
+    seeds = [(21, 0), (21, 7), (22, 1), (22, 7), (22, 8), (23, 9), (24, 10)]
+    clusters = sorted(sorted(c) for c in cluster_seeds(seeds, 4))
+    assert clusters == [[(21, 0), (22, 1)], [(21, 7), (22, 7), (22, 8), (23, 9), (24, 10)]]
+
+
+def test_copied_passage_is_found_with_exact_edges() -> None:
+    suspicious = HOST + COPIED + HOST
+    source = "An unrelated opening about trains and timetables. " + COPIED
+    found = detect_passages(suspicious, source, PassageSettings(summary=False))
+    assert len(found) == 1
+    this, src = found[0]
+    assert this.slice(suspicious).strip() == COPIED.strip()
+    assert src.slice(source).strip() == COPIED.strip()
+
+
+def test_unrelated_texts_give_nothing() -> None:
+    assert detect_passages(HOST * 3, "Trains leave the station every hour on weekdays. " * 5) == []
+
+
+# --------------------------------------------------------------------------- real PAN pairs
+
+# (category, suspicious, source, least plagdet of the detections on this pair)
+REAL_PAIRS = [
+    ("02-no-obfuscation", "suspicious-document00005", "source-document02886", 0.9),
+    ("02-no-obfuscation", "suspicious-document00013", "source-document00010", 0.9),
+    ("03-random-obfuscation", "suspicious-document00006", "source-document00560", 0.8),
+    ("04-translation-obfuscation", "suspicious-document00004", "source-document00420", 0.6),
+    ("05-summary-obfuscation", "suspicious-document00008", "source-document00305", 0.5),
+]
+NO_PLAGIARISM = [
+    ("suspicious-document00017", "source-document00135"),
+    ("suspicious-document00017", "source-document00189"),
+    ("suspicious-document00017", "source-document00350"),
+]
+
+
+@pytest.fixture(scope="module")
+def pan(shared_data: Path) -> Path:
+    corpus = shared_data / "pan13-train"
+    if not corpus.is_dir():
+        pytest.skip("PAN 2013 training corpus not available")
+    return corpus
+
+
+@pytest.mark.parametrize("category,susp,src,least", REAL_PAIRS, ids=[p[0] for p in REAL_PAIRS])
+def test_real_pair_is_detected(pan: Path, category: str, susp: str, src: str, least: float) -> None:
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    truth = read_annotations(pan / category / f"{susp}-{src}.xml").annotations()
+    found = detect_passages(suspicious, source)
+    detections = [(a.start, len(a), b.start, len(b)) for a, b in found]
+    result = score({0: truth}, {0: detections})
+    assert result.plagdet >= least, (truth, detections)
+    for this, source_span in found:
+        assert isinstance(this, Span) and 0 <= this.start < this.end <= len(suspicious)
+        assert 0 <= source_span.start < source_span.end <= len(source)
+
+
+@pytest.mark.parametrize("susp,src", NO_PLAGIARISM)
+def test_no_plagiarism_pair_gives_nothing(pan: Path, susp: str, src: str) -> None:
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    assert detect_passages(suspicious, source) == []
+
+
+def test_eval_pan_cli_json(pan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from retold.cli import main
+
+    status = main(["eval", "pan", str(pan), "--sample", "10", "--out", str(tmp_path), "--json"])
+    assert status == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pairs"] == 10
+    categories = [row["category"] for row in data["table"]]
+    assert categories[-1] == "all" and len(categories) >= 3
+    for row in data["table"]:
+        assert {"precision", "recall", "granularity", "plagdet", "cpu_ms"} <= set(row)
+    assert set(data["categories"]) == set(categories[:-1])
+    assert any(tmp_path.rglob("*.xml"))
+
+
+def test_eval_pan_cli_missing_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from retold.cli import main
+
+    assert main(["eval", "pan", str(tmp_path / "nowhere"), "--json"]) == 2
+    assert "not a PAN corpus folder" in capsys.readouterr().err
