@@ -8,7 +8,6 @@ Results go to stdout, diagnostics to stderr, so ``retold compare a b --json | jq
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -134,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (pan, pairs, para):
         sub.add_argument("--encoder", help="sentence encoder: use-m3 (default), none, or module:attribute")
     eval_parser.set_defaults(handler=cmd_eval)
+
+    # Commands defined next to the code they drive; each module keeps its heavy imports lazy.
+    # (one line per module: `from .MODULE import add_parsers as add_X; add_X(commands)`)
     return parser
 
 
