@@ -1,7 +1,7 @@
 """The ``retold`` command line: parses arguments, calls the Python API, renders results.
 
-Exit status: 0 done, 1 unexpected failure (or ``--fail-if-derived`` and derived), 2 bad input or
-usage. Errors are one line on stderr naming the file and the problem; ``-v`` adds a traceback.
+Exit status: 0 done, 1 unexpected failure (or ``--fail-if-derived`` and derived), 2 bad input,
+a missing or locked store, or usage. Errors are one line on stderr naming the file and the problem; ``-v`` adds a traceback.
 Results go to stdout, diagnostics to stderr, so ``retold compare a b --json | jq .`` works.
 """
 
@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import ConfigError, InputError, RetoldError
+from .errors import ConfigError, InputError, RetoldError, StoreError
 
 logger = logging.getLogger("retold")
 
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Commands defined next to the code they drive; each module keeps its heavy imports lazy.
     # (one line per module: `from .MODULE import add_parsers as add_X; add_X(commands)`)
+    from .index_cli import add_parsers as add_index_parsers
+
+    add_index_parsers(commands)
     return parser
 
 
@@ -170,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose, args.quiet)
     try:
         return int(args.handler(args))
-    except (InputError, ConfigError) as exc:
+    except (InputError, ConfigError, StoreError) as exc:
         _report(exc, args.verbose)
         return EXIT_USAGE
     except RetoldError as exc:

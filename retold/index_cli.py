@@ -1,0 +1,220 @@
+"""The ``retold index`` and ``retold trace`` commands: parse, call the Python API, render.
+
+::
+
+    retold index add STORE INPUT... [--batch-size N] [--workers N] [--strict] [--quiet]
+    retold index stats STORE [--json]
+    retold trace STORE ARTICLE [--limit N] [--compare-top N] [--json] [--html FILE]
+
+``index add`` creates the store when it does not exist and shows a progress bar on stderr (rate
+and ETA) when stderr is a terminal and ``--quiet`` is not given. Errors (a missing store, a store
+locked by another writer, unreadable input) surface as :class:`~retold.errors.RetoldError` and are
+turned into one line on stderr by :func:`retold.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(commands: Any) -> None:
+    """Register ``index`` (with ``add`` and ``stats``) and ``trace`` on the CLI's subparsers."""
+    index = commands.add_parser("index", help="build and inspect a store of articles",
+                                description="Build and inspect a store of articles (SQLite + faiss).")
+    index_commands = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+
+    add = index_commands.add_parser(
+        "add", help="add articles to a store (created if missing); re-running resumes",
+        description="Add articles to a store, creating it if missing. Articles already in the store "
+        "(same text) are skipped, so re-running an interrupted add resumes it.",
+    )
+    add.add_argument("store", help="the store directory")
+    add.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="files, folders, glob patterns, .jsonl or .warc(.gz) files, or - for stdin")
+    add.add_argument("--batch-size", type=_positive_int, default=256, metavar="N",
+                     help="documents per transaction (default 256)")
+    add.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="feature processes (default: one per CPU, at most 8)")
+    add.add_argument("--strict", action="store_true", help="stop at the first malformed input instead of skipping it")
+    add.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar or summary")
+    add.set_defaults(handler=cmd_index_add)
+
+    stats = index_commands.add_parser("stats", help="counts and sizes of a store")
+    stats.add_argument("store", help="the store directory")
+    stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    stats.set_defaults(handler=cmd_index_stats)
+
+    trace = commands.add_parser(
+        "trace", help="find the articles in a store that an article was rewritten from",
+        description="Retrieve candidate sources of an article from a store, compare each with it and "
+        "rank them: sources first, then articles rewritten from it.",
+    )
+    trace.add_argument("store", help="the store directory")
+    trace.add_argument("article", help="the article: .txt, .md, .html, .json, or - for stdin")
+    trace.add_argument("--limit", type=_positive_int, default=10, metavar="N",
+                       help="candidates to retrieve and compare (default 10)")
+    trace.add_argument("--compare-top", type=_non_negative_int, default=3, metavar="N",
+                       help="sources that keep their full comparison in --json/--html (default 3)")
+    output = trace.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print the result as JSON (schema trace-1)")
+    output.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the full reports")
+    trace.add_argument("--encoder", help="sentence encoder for the comparisons: use-m3 (default), none, ...")
+    trace.set_defaults(handler=cmd_trace)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return number
+
+
+def _iter_inputs(inputs: list[str], strict: bool, report: Any) -> Iterator[Any]:
+    from .ingest.batch import iter_documents
+
+    return iter_documents(inputs, strict=strict, report=report)
+
+
+def _count_hint(inputs: list[str]) -> int | None:
+    """How many documents the inputs hold, when cheap to know (plain files and JSONL); else None."""
+    total = 0
+    for item in inputs:
+        path = Path(item)
+        if item == "-" or not path.is_file():
+            return None
+        name = path.name.lower()
+        if name.endswith(".jsonl"):
+            with path.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+        elif name.endswith((".warc", ".gz", ".arc")):
+            return None
+        else:
+            total += 1
+    return total
+
+
+def cmd_index_add(args: argparse.Namespace) -> int:
+    from .index import AddReport, Index
+    from .ingest.batch import IngestReport
+
+    quiet = bool(getattr(args, "quiet", False))
+    show_bar = not quiet and sys.stderr.isatty()
+    ingest_report = IngestReport()
+    documents = _iter_inputs(args.inputs, args.strict, ingest_report)
+    with Index.open(args.store, writable=True, create=True) as index:
+        if show_bar:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            progress = Progress(
+                TextColumn("indexing"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+            )
+            with progress:
+                task = progress.add_task("index", total=_count_hint(args.inputs), rate="-")
+
+                def update(report: AddReport) -> None:
+                    progress.update(task, completed=report.seen, rate=f"{report.docs_per_s:,.0f}")
+
+                report = index.add(documents, batch_size=args.batch_size, progress=update, workers=args.workers)
+                progress.update(task, completed=report.seen)
+        else:
+            report = index.add(documents, batch_size=args.batch_size, workers=args.workers)
+        total = index.count()
+    if not quiet:
+        print(f"retold: {report.summary()} The store holds {total:,} documents.", file=sys.stderr)
+        if ingest_report.error_count or sum(ingest_report.skipped.values()):
+            print(f"retold: {ingest_report.summary()}", file=sys.stderr)
+    return 1 if ingest_report.error_count and not report.seen else 0
+
+
+def cmd_index_stats(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    with Index.open(args.store) as index:
+        stats = index.stats()
+    if args.json:
+        sys.stdout.write(json.dumps(stats, indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"retold store {stats['path']}", show_header=False)
+    for key in ("documents", "paragraphs", "sentences", "terms", "postings", "embeddings", "text_chars"):
+        table.add_row(key.replace("_", " "), f"{stats[key]:,}")
+    for name, size in stats["files"].items():
+        table.add_row(name, f"{size / 1e6:,.1f} MB")
+    table.add_row("bytes per document", f"{stats['bytes_per_document']:,}")
+    table.add_row("settings", ", ".join(f"{k}={v}" for k, v in stats["settings"].items()))
+    Console(no_color=getattr(args, "no_color", False), highlight=False).print(table)
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .compare import Settings
+    from .index import Index
+    from .ingest import load
+    from .trace import trace
+
+    article = load(args.article if args.article == "-" else Path(args.article))
+    settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
+    with Index.open(args.store) as index:
+        result = trace(index, article, limit=args.limit, compare_top=args.compare_top, settings=settings)
+    if args.html:
+        from .cli import write_atomically
+
+        write_atomically(args.html, result.to_html())
+        if not args.quiet:
+            print(f"retold: wrote {args.html}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    elif not args.quiet:
+        _render_trace(result, args)
+    return 0
+
+
+def _render_trace(result: Any, args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(no_color=getattr(args, "no_color", False), highlight=False, soft_wrap=False)
+    article = result.article
+    console.print(f"[bold]{article.title or article.name}[/bold]  ({result.candidates_considered} candidates compared"
+                  f"{'; the article itself is in the store' if result.in_store else ''})")
+    if not result.sources:
+        console.print("No candidate sources in the store.")
+        return
+    table = Table()
+    for column in ("#", "document", "relation", "type", "p", "cov. article", "cov. candidate", "found by"):
+        table.add_column(column)
+    labels = {"source": "[bold red]source[/]", "derivative": "[yellow]rewritten from it[/]", "unrelated": "not derived"}
+    for s in result.sources:
+        name = s.document.title or s.document.name
+        table.add_row(
+            str(s.rank), f"{name}\n[dim]{s.doc_id}[/dim]", labels[s.relation], s.verdict.type,
+            f"{s.verdict.probability:.2f}", f"{s.coverage_article:.0%}", f"{s.coverage_candidate:.0%}",
+            ", ".join(s.candidate.found_by),
+        )
+    console.print(table)
