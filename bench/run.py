@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-BENCHMARKS = ("compare", "pan", "facts")
+BENCHMARKS = ("compare", "facts", "extraction", "pan", "collections", "serve")
 
 
 def main(names: list[str]) -> int:

@@ -23,6 +23,11 @@ Tables (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`):
     anchor terms and content words with their document frequency (an inverted index).
 ``signatures(doc, minhash)`` and ``embeddings(doc, vector)``
     MinHash signatures (uint32 blobs) and document vectors (float32 blobs).
+``results(doc_a, doc_b, ...)`` and ``scanned(doc)`` (schema version 2)
+    the judgements of ``retold scan`` (:mod:`retold.scan`): one row per unordered pair of document
+    keys (``doc_a < doc_b``) and the documents whose candidates are all judged. A version-1 store
+    is upgraded in place (two new tables, nothing rewritten) the first time it is opened writable;
+    opened read-only it is read as is, with no scan results.
 
 Durability: :meth:`Index.add` writes one transaction per batch, so a document is indexed fully or
 not at all, and a ``kill -9`` at any moment leaves every committed batch intact (WAL mode with
@@ -73,8 +78,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SCHEMA_VERSION", "AddReport", "Index"]
 
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the stores this version writes and reads."""
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the stores this version writes (it also reads and upgrades version 1)."""
 
 DB_NAME = "store.sqlite"
 VECTORS_NAME = "vectors.faiss"
@@ -104,7 +109,20 @@ CREATE TABLE terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE, df INTEGE
 CREATE TABLE postings (term INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (term, doc)) WITHOUT ROWID;
 CREATE TABLE signatures (doc INTEGER PRIMARY KEY, minhash BLOB NOT NULL);
 CREATE TABLE embeddings (doc INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+""" + """
+CREATE TABLE results (
+    doc_a INTEGER NOT NULL, doc_b INTEGER NOT NULL,
+    derived INTEGER NOT NULL, derivative INTEGER NOT NULL, source INTEGER NOT NULL,
+    probability REAL NOT NULL, type TEXT NOT NULL,
+    coverage_derivative REAL NOT NULL, coverage_source REAL NOT NULL,
+    direction_confidence REAL NOT NULL, direction_evidence TEXT NOT NULL,
+    same_event INTEGER NOT NULL, stage TEXT NOT NULL, retrieval_score REAL NOT NULL,
+    judged_at REAL NOT NULL,
+    PRIMARY KEY (doc_a, doc_b)
+) WITHOUT ROWID;
+CREATE TABLE scanned (doc INTEGER PRIMARY KEY);
 """
+_SCHEMA_V2 = _SCHEMA[_SCHEMA.index("CREATE TABLE results"):]
 
 
 @dataclass
@@ -284,7 +302,9 @@ class Index:
         stored = {k: json.loads(v) for k, v in connection.execute("SELECT key, value FROM settings")}
         if stored.get("format") != _FORMAT:
             raise StoreError(f"{root}: {DB_NAME} is not a retold store")
-        if version != SCHEMA_VERSION:
+        if version == 1 and writable:
+            _upgrade_1_to_2(connection)
+        elif version not in (1, SCHEMA_VERSION):
             raise StoreError(
                 f"{root}: store schema version {version}, but this retold reads version {SCHEMA_VERSION}; "
                 "re-index into a new store"
@@ -490,6 +510,16 @@ class Index:
         return ids
 
     # --- reading ----------------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The SQLite connection, for stages that keep their own tables (:mod:`retold.scan`)."""
+        return self._db
+
+    @property
+    def schema_version(self) -> int:
+        """``PRAGMA user_version`` of the open store (1: no scan tables yet)."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def count(self) -> int:
         """Number of documents in the store."""
@@ -738,6 +768,19 @@ class Index:
             logger.info("cannot write %s: %s", target, exc)
             if tmp.exists():
                 tmp.unlink()
+
+
+def _upgrade_1_to_2(connection: sqlite3.Connection) -> None:
+    """Add the scan tables to a version-1 store, in one transaction."""
+    try:
+        connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA_V2)
+        connection.execute("PRAGMA user_version = 2")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    logger.info("upgraded the store to schema version 2 (scan results)")
 
 
 def _check_stored(root: Path, stored: dict[str, Any], settings: RetrieveSettings) -> None:

@@ -2,7 +2,10 @@
 
 One reader per format: :mod:`retold.ingest.text` (plain text and Markdown, plus decoding and
 normalisation shared by all), :mod:`retold.ingest.html` (trafilatura) and
-:mod:`retold.ingest.json` (one JSON object). Every reader normalises the text exactly once.
+:mod:`retold.ingest.json` (one JSON object), :mod:`retold.ingest.jsonl` (JSON Lines) and
+:mod:`retold.ingest.warc` (WARC and ARC web archives). Every reader normalises the text exactly
+once. :func:`iter_documents` (:mod:`retold.ingest.batch`) reads many files, folders, globs and
+stdin at once and counts what it skipped in an :class:`IngestReport`.
 
 Example:
     >>> doc = load("Three little words, and more.")
@@ -23,7 +26,16 @@ from retold.ingest import text as _text
 from retold.ingest.text import decode, normalise
 from retold.model import Document
 
-__all__ = ["FORMATS", "decode", "load", "load_bytes", "normalise", "sniff_format"]
+__all__ = [
+    "FORMATS",
+    "IngestReport",
+    "decode",
+    "iter_documents",
+    "load",
+    "load_bytes",
+    "normalise",
+    "sniff_format",
+]
 
 FORMATS = ("text", "markdown", "html", "json")
 """The formats :func:`load_bytes` reads."""
@@ -177,3 +189,7 @@ def _load_path(path: Path, name: str | None) -> Document:
     except OSError as exc:
         raise InputError(shown, f"cannot read file: {exc.strerror or exc}") from exc
     return load_bytes(data, shown, _format_from_name(path.name))
+
+
+# At the end: batch.py reads single articles through load() above.
+from retold.ingest.batch import IngestReport, iter_documents

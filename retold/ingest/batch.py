@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
 import logging
 import os
 import sys
@@ -242,17 +241,17 @@ def _read_article(path: Path) -> Document:
             raise InputError(name, f"corrupt gzip file ({exc})") from exc
         except OSError as exc:
             raise InputError(name, f"cannot read file: {exc.strerror or exc}") from exc
-        return load_bytes(data, name[:-3] if name.endswith(".gz") else name)
+        return load_bytes(data, name.removesuffix(".gz"))
     return load(path)
 
 
 def _read_stdin(report: IngestReport, on_error: _warc.Error) -> Iterator[Document]:
     """stdin as JSON Lines (first non-blank line a JSON object, more lines after) or one article."""
-    yield from read_stream(sys.stdin.buffer, "-", report, on_error)
+    yield from _read_stream(sys.stdin.buffer, "-", report, on_error)
 
 
-def read_stream(stream: IO[bytes], name: str, report: IngestReport,
-                on_error: _warc.Error) -> Iterator[Document]:
+def _read_stream(stream: IO[bytes], name: str, report: IngestReport,
+                 on_error: _warc.Error) -> Iterator[Document]:
     """Read an unnamed byte stream (stdin) as JSON Lines or as one article; see :func:`iter_documents`."""
     from retold.ingest import load_bytes
 
@@ -299,7 +298,3 @@ def _is_object(line: bytes) -> bool:
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-
-
-# Kept for type checkers: io is used in annotations of callers that pass BytesIO.
-_ = io

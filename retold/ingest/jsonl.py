@@ -67,7 +67,8 @@ def read_jsonl(
     except OSError as exc:
         raise InputError(name, f"cannot read file: {exc.strerror or exc}") from exc
     try:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if name.lower().endswith(".gz") else raw
+        stream: IO[bytes] = (gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+                              if name.lower().endswith(".gz") else raw)
         try:
             yield from read_lines(stream, name, on_skip=on_skip, on_error=on_error)
         except (gzip.BadGzipFile, EOFError, OSError) as exc:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import logging
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -103,8 +104,6 @@ def read_warc(
         >>> [d.url for d in read_warc("crawl.warc.gz")]  # doctest: +SKIP
         ['https://example.org/news/port-reopens']
     """
-    from warcio.archiveiterator import ArchiveIterator
-
     name = str(path)
     skip: Skip = on_skip or (lambda _reason: None)
 
@@ -121,26 +120,46 @@ def read_warc(
         raise InputError(name, f"cannot read file: {exc.strerror or exc}") from exc
     record_no = 0
     try:
+        size = os.fstat(fh.fileno()).st_size
+        gzipped = _is_gzip(fh)
         start: int | None = 0
         while start is not None:
             fh.seek(start)
-            iterator = ArchiveIterator(fh, arc2warc=True)
+            iterator = _archive_iterator(fh)
             failed_at: int | None = None
+            warnings = 0
             while True:
                 try:
                     record = next(iterator)
                 except StopIteration:
+                    _check_length_warning(iterator, warnings, name, record_no, error)
+                    end = iterator.offset
+                    if end < size and not _blank_from(fh, end):
+                        record_no += 1
+                        problem = ("corrupt gzip stream (damaged or truncated data)" if gzipped
+                                   else "malformed record (unreadable data)")
+                        error(InputError(name, problem, f"record {record_no} (byte {end})"))
+                        failed_at = end
                     break
-                except Exception as exc:  # noqa: BLE001 - warcio and zlib raise many kinds
-                    if _is_unchunked_gzip(exc):
+                except Exception as exc:  # noqa: BLE001 - warcio, gzip and zlib raise many kinds
+                    offset = iterator.offset  # the start of the record that failed
+                    if _is_unchunked_gzip(exc) and record_no == 1 and _one_gzip_member(fh):
                         yield from _read_unchunked(fh, name, record_no, skip, error)
                         return
-                    offset = iterator.offset  # the start of the record that failed
-                    error(InputError(name, _reason(exc), f"record {record_no + 1} (byte {offset})"))
+                    _check_length_warning(iterator, warnings, name, record_no, error)
+                    record_no += 1  # the damaged record keeps its number
+                    error(InputError(name, _reason(exc), f"record {record_no} (byte {offset})"))
                     failed_at = offset
                     break
+                warnings = _check_length_warning(iterator, warnings, name, record_no, error)
                 record_no += 1
                 offset = iterator.offset  # warcio moves it past a record only on the next call
+                if gzipped and iterator.reader.decompressor is None:
+                    # warcio fell back to reading raw bytes: this is no gzip member
+                    error(InputError(name, "corrupt gzip stream (not a gzip member)",
+                                     f"record {record_no} (byte {offset})"))
+                    failed_at = offset
+                    break
                 try:
                     doc = _document(record, name, record_no, skip)
                 except (zlib.error, EOFError, OSError, ValueError) as exc:
@@ -154,6 +173,24 @@ def read_warc(
                 log.info("%s: going on at byte %d after a damaged record", name, start)
     finally:
         fh.close()
+
+
+def _archive_iterator(stream: IO[bytes] | gzip.GzipFile) -> Any:
+    """warcio's iterator, with its stderr warning about record lengths silenced (we report it)."""
+    from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+
+    class _Quiet(ArchiveIterator):  # type: ignore[misc]
+        INC_RECORD = ""
+
+    return _Quiet(stream, arc2warc=True)
+
+
+def _check_length_warning(iterator: Any, seen: int, name: str, record_no: int, error: Error) -> int:
+    """Report warcio's "record not followed by newline" for the record just finished."""
+    if iterator.err_count > seen:
+        error(InputError(name, "malformed record (not followed by a blank line: its Content-Length "
+                               "may be wrong)", f"record {record_no}"))
+    return int(iterator.err_count)
 
 
 def _document(record: Any, name: str, record_no: int, skip: Skip) -> Document | None:
@@ -255,12 +292,48 @@ def _host(url: str) -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
+    """A one-line reason: ``corrupt gzip stream`` or ``malformed record``, with warcio's words."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, (zlib.error, EOFError)) or "gzip" in text.lower() or "decompress" in text.lower():
+    text = text.split(", first line:", 1)[0]  # warcio appends the raw (often binary) bytes
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)[:120]
+    lower = text.lower()
+    if isinstance(exc, (zlib.error, EOFError)) or "gzip" in lower or "decompress" in lower:
         prefix = "corrupt gzip stream"
     else:
         prefix = "malformed record"
-    return f"{prefix} ({type(exc).__name__}: {text[:200]})" if text else f"{prefix} ({type(exc).__name__})"
+    return f"{prefix} ({type(exc).__name__}: {text})" if text else f"{prefix} ({type(exc).__name__})"
+
+
+def _is_gzip(fh: IO[bytes]) -> bool:
+    fh.seek(0)
+    return fh.read(2) == _GZIP_MAGIC[:2]
+
+
+def _blank_from(fh: IO[bytes], offset: int) -> bool:
+    """Whether the file holds only whitespace or NUL padding from ``offset`` on."""
+    fh.seek(offset)
+    while True:
+        block = fh.read(_SCAN_BLOCK)
+        if not block:
+            return True
+        if block.strip(b" \t\r\n\x00"):
+            return False
+
+
+def _one_gzip_member(fh: IO[bytes]) -> bool:
+    """Whether the file is one gzip member (with at most padding after it): an unchunked WARC."""
+    fh.seek(0)
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        while not decompressor.eof:
+            block = fh.read(_SCAN_BLOCK)
+            if not block:
+                return False
+            decompressor.decompress(block)  # output discarded; only where the member ends matters
+    except zlib.error:
+        return False
+    rest = decompressor.unused_data
+    return not rest.strip(b" \t\r\n\x00") and _blank_from(fh, fh.tell())
 
 
 def _is_unchunked_gzip(exc: BaseException) -> bool:
@@ -272,8 +345,7 @@ def _resync(fh: IO[bytes], start: int) -> int | None:
 
     For gzip files, the next gzip member header; otherwise the next ``WARC/1.x`` line.
     """
-    fh.seek(0)
-    gzipped = fh.read(2) == _GZIP_MAGIC[:2]
+    gzipped = _is_gzip(fh)
     position = start
     fh.seek(position)
     tail = b""
@@ -300,12 +372,10 @@ def _read_unchunked(fh: IO[bytes], name: str, done: int, skip: Skip, error: Erro
 
     The first ``done`` records were already read through the per-record reader and are passed.
     """
-    from warcio.archiveiterator import ArchiveIterator
-
     log.info("%s: not compressed per record; reading it as one gzip stream", name)
     fh.seek(0)
     with gzip.GzipFile(fileobj=fh) as stream:
-        iterator = ArchiveIterator(stream, arc2warc=True)
+        iterator = _archive_iterator(stream)
         record_no = 0
         while True:
             try:

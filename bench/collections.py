@@ -1,0 +1,377 @@
+"""Collections benchmark: index, trace and scan a corpus of real news with known derivations.
+
+The corpus (built fresh for each size, nothing is copied into the repository):
+
+* real news: BBC 2004-05 (2,225 articles, byte-identical duplicates dropped by the store) and
+  Reuters-21578 stories with a body, in file order, until the size is reached;
+* PAN 2013 training pairs: suspicious documents and their sources from ``02-no-obfuscation`` and
+  ``03-random-obfuscation`` (true edges: suspicious → source);
+* seeded rewrites of news articles made by :func:`rewrite` (true edges: rewrite → its article), in
+  three kinds: ``close`` (common-word synonyms, ~10 % of sentences dropped), ``condensed`` (half of
+  the sentences dropped, adjacent sentences merged) and ``paraphrase`` (synonyms for almost every
+  listed word, sentences reordered and merged, ~20 % dropped);
+* Reuters re-issues: two Reuters stories count as a true (undirected) edge when their titles are
+  equal after normalisation *and* at least 80 % of the shorter text's word 3-grams occur in the
+  longer one. That rule is reliable (a corrected or repeated story keeps its headline and its
+  body) but incomplete: re-issues with a changed headline are not in the truth, so they count
+  against precision; the report lists a sample of the false positives to judge them.
+
+Each size runs in a subprocess, so its peak RSS is its own: ``python -m bench.collections 1000``.
+``run()`` runs 1k and 10k and writes ``bench/results/collections.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results"
+SIZES = (1000, 10000)
+REWRITE_SHARE = 0.08
+PAN_PAIRS = 10
+SEED = 13
+
+# Common news words and a synonym each: the "synonym-level paraphrase" of the generator.
+SYNONYMS = {
+    "said": "stated", "says": "states", "told": "informed", "company": "firm", "firm": "company",
+    "government": "administration", "increase": "rise", "rise": "increase", "rose": "climbed",
+    "fell": "dropped", "fall": "drop", "big": "large", "large": "big", "small": "minor",
+    "major": "significant", "new": "fresh", "plan": "proposal", "plans": "proposals", "buy": "purchase",
+    "bought": "purchased", "sell": "dispose of", "sold": "disposed of", "help": "assist",
+    "start": "begin", "started": "began", "end": "finish", "ended": "finished", "show": "indicate",
+    "showed": "indicated", "expected": "anticipated", "however": "but", "also": "additionally",
+    "about": "around", "many": "numerous", "people": "individuals", "country": "nation",
+    "market": "marketplace", "price": "cost", "prices": "costs", "profit": "earnings",
+    "profits": "earnings", "sales": "revenues", "shares": "stock", "official": "spokesperson",
+    "officials": "representatives", "announced": "unveiled", "agreed": "consented", "month": "period",
+    "year": "twelve months", "week": "seven days", "because": "since", "before": "prior to",
+    "after": "following", "during": "throughout", "against": "versus", "between": "among",
+    "important": "key", "problem": "issue", "problems": "issues", "decision": "ruling",
+    "meeting": "session", "talks": "negotiations", "deal": "agreement", "group": "organisation",
+    "added": "continued", "move": "step", "likely": "probable", "strong": "robust", "weak": "soft",
+    "high": "elevated", "low": "depressed", "early": "initial", "late": "delayed", "now": "currently",
+    "still": "nonetheless", "around": "roughly", "show's": "programme's", "film": "movie",
+    "win": "victory", "won": "secured", "lost": "was defeated in", "team": "side", "game": "match",
+    "players": "athletes", "minister": "secretary", "party": "faction", "election": "vote",
+    "result": "outcome", "results": "outcomes", "change": "shift", "changes": "shifts",
+}
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
+
+
+def _synonyms(text: str, rng: random.Random, share: float) -> str:
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0)
+        replacement = SYNONYMS.get(word.lower())
+        if replacement is None or rng.random() >= share:
+            return word
+        return replacement.capitalize() if word[0].isupper() else replacement
+
+    return _WORD.sub(swap, text)
+
+
+def rewrite(text: str, title: str | None, kind: str, rng: random.Random) -> tuple[str, str | None]:
+    """A seeded rewrite of a news article: sentence drops, reordering, merges, synonyms.
+
+    Args:
+        text: the article body.
+        title: its headline.
+        kind: ``close``, ``condensed`` or ``paraphrase`` (see the module docstring).
+        rng: the random generator (seeded by the caller).
+
+    Returns:
+        ``(text, title)`` of the rewrite. The first sentence (the lead) is always kept.
+    """
+    sentences = [s.strip() for p in text.split("\n") for s in _SENT.split(p) if s.strip()]
+    drop, merge, reorder, share = {"close": (0.1, 0.0, 0.0, 0.5), "condensed": (0.5, 0.3, 0.0, 0.3),
+                                   "paraphrase": (0.2, 0.3, 0.3, 0.95)}[kind]
+    kept = sentences[:1] + [s for s in sentences[1:] if rng.random() >= drop]
+    if reorder:
+        body = kept[1:]
+        for i in range(len(body) - 1):
+            if rng.random() < reorder:
+                body[i], body[i + 1] = body[i + 1], body[i]
+        kept = kept[:1] + body
+    merged: list[str] = []
+    for sentence in kept:
+        if merged and merge and rng.random() < merge and merged[-1].endswith("."):
+            merged[-1] = merged[-1][:-1] + ", and " + sentence[:1].lower() + sentence[1:]
+        else:
+            merged.append(sentence)
+    paragraphs = [" ".join(merged[i : i + 2]) for i in range(0, len(merged), 2)]
+    new_text = "\n\n".join(_synonyms(p, rng, share) for p in paragraphs)
+    new_title = _synonyms(title, rng, 1.0) if title else title
+    return new_text, new_title
+
+
+def _shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def build_corpus(size: int, seed: int = SEED) -> tuple[list[Any], dict[str, Any]]:
+    """Documents and truth: ``edges`` (derivative, source, kind) and ``undirected`` Reuters pairs."""
+    from retold.model import Document
+
+    rng = random.Random(seed)
+    pan_root = DATA / "pan13-train"
+    pan_pairs: list[tuple[str, str]] = []
+    for folder in ("02-no-obfuscation", "03-random-obfuscation"):
+        lines = (pan_root / folder / "pairs").read_text().split()
+        pairs = list(zip(lines[0::2], lines[1::2]))
+        pan_pairs.extend(pairs[: PAN_PAIRS // 2])
+    n_rewrites = int(size * REWRITE_SHARE)
+    pan_docs = {name for pair in pan_pairs for name in pair}
+    n_base = size - n_rewrites - len(pan_docs)
+    seen_texts: set[str] = set()
+    base: list[Document] = []
+    for record in _read_jsonl(DATA / "news" / "bbc-2004-2005.jsonl"):
+        if len(base) >= n_base:
+            break
+        if record["text"] in seen_texts:
+            continue
+        seen_texts.add(record["text"])
+        base.append(Document(text=record["text"], id=f"bbc/{record['id']}", name=f"bbc/{record['id']}",
+                             title=record.get("title")))
+    reuters_meta: dict[str, dict[str, Any]] = {}
+    for record in _read_jsonl(DATA / "news" / "reuters-21578.jsonl"):
+        if len(base) >= n_base:
+            break
+        text = (record.get("text") or "").strip()
+        if len(text) < 200 or text in seen_texts:
+            continue
+        seen_texts.add(text)
+        doc_id = f"reuters/{record['newid']}"
+        base.append(Document(text=text, id=doc_id, name=doc_id, title=(record.get("title") or "").strip() or None,
+                             published=record.get("date")))
+        reuters_meta[doc_id] = record
+    truth_edges: list[dict[str, str]] = []
+    documents = list(base)
+    for name in sorted(pan_docs):
+        folder = "susp" if name.startswith("suspicious") else "src"
+        text = (pan_root / folder / name).read_text(encoding="utf-8")
+        documents.append(Document(text=text, id=f"pan/{name}", name=f"pan/{name}"))
+    for susp, src in pan_pairs:
+        truth_edges.append({"derivative": f"pan/{susp}", "source": f"pan/{src}", "kind": "pan"})
+    eligible = [d for d in base if 600 <= len(d.text) <= 6000]
+    kinds = ("close", "condensed", "paraphrase")
+    for number in range(n_rewrites):
+        source = rng.choice(eligible)
+        kind = kinds[number % 3]
+        text, title = rewrite(source.text, source.title, kind, rng)
+        doc_id = f"rewrite/{number:05d}-{kind}"
+        published = None
+        if source.published:
+            published = source.published[:10] + "T23:59:00"
+        documents.append(Document(text=text, id=doc_id, name=doc_id, title=title, published=published))
+        truth_edges.append({"derivative": doc_id, "source": source.id, "kind": kind})
+    # Reuters re-issues: same normalised title and >= 80 % 3-gram containment.
+    by_title: dict[str, list[str]] = defaultdict(list)
+    texts = {d.id: d.text for d in base}
+    for doc_id, record in reuters_meta.items():
+        title = re.sub(r"\W+", " ", (record.get("title") or "").upper()).strip()
+        if title:
+            by_title[title].append(doc_id)
+    undirected: list[list[str]] = []
+    for ids in by_title.values():
+        if len(ids) < 2 or len(ids) > 30:
+            continue
+        grams = {i: _shingles(texts[i]) for i in ids}
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                small, large = sorted((grams[a], grams[b]), key=len)
+                if small and len(small & large) / len(small) >= 0.8:
+                    undirected.append(sorted((a, b)))
+    rng.shuffle(documents)
+    return documents, {"edges": truth_edges, "reissues": undirected}
+
+
+def _rss_mb() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"main_mb": round(own, 1), "largest_worker_mb": round(children, 1)}
+
+
+def run_size(size: int, workdir: Path) -> dict[str, Any]:
+    """Index, trace and scan a corpus of ``size`` documents in ``workdir``."""
+    from retold.compare import Settings, compare_documents
+    from retold.index import Index
+    from retold.retrieve import candidates
+    from retold.scan import ScanSettings, scan
+    from retold.trace import trace
+
+    out: dict[str, Any] = {"size": size}
+    documents, truth = build_corpus(size)
+    by_id = {d.id: d for d in documents}
+    out["corpus"] = {
+        "documents": len(documents),
+        "rewrites": sum(1 for e in truth["edges"] if e["kind"] != "pan"),
+        "pan_pairs": sum(1 for e in truth["edges"] if e["kind"] == "pan"),
+        "reuters_reissue_pairs": len(truth["reissues"]),
+    }
+    store = workdir / f"store-{size}"
+    started = time.perf_counter()
+    with Index.open(store, create=True) as index:
+        report = index.add(documents)
+    index_s = time.perf_counter() - started
+    out["index"] = {"added": report.added, "duplicates": report.duplicates, "seconds": round(index_s, 1),
+                    "docs_per_s": round(report.added / index_s, 1)}
+
+    derived = [e for e in truth["edges"]]
+    with Index.open(store) as index:
+        # Candidate recall: the true source among the candidates (limit 10), and among the pairs scan judges.
+        scan_defaults = ScanSettings()
+        hits = hits_judged = 0
+        per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        retrieve_ms = []
+        ids = {d.id for d in documents}
+        for edge in derived:
+            if edge["derivative"] not in ids or edge["source"] not in ids:
+                continue
+            t0 = time.perf_counter()
+            found = candidates(index, index.get(edge["derivative"]), limit=scan_defaults.limit_candidates)
+            retrieve_ms.append((time.perf_counter() - t0) * 1000)
+            got = [c for c in found if c.doc_id == edge["source"]]
+            hit = bool(got)
+            hits += hit
+            hits_judged += bool(got and got[0].score >= scan_defaults.min_candidate_score)
+            per_kind[edge["kind"]][0] += hit
+            per_kind[edge["kind"]][1] += 1
+        out["candidate_recall"] = {
+            "derived_documents": len(retrieve_ms),
+            "source_in_top10": round(hits / len(retrieve_ms), 4),
+            "source_in_judged_pairs": round(hits_judged / len(retrieve_ms), 4),
+            "by_kind": {k: round(v[0] / v[1], 4) for k, v in per_kind.items()},
+            "retrieve_ms_median": round(statistics.median(retrieve_ms), 1),
+        }
+        trace_ms = []
+        for edge in derived[:5]:
+            t0 = time.perf_counter()
+            trace(index, index.get(edge["derivative"]), limit=5, compare_top=0)
+            trace_ms.append((time.perf_counter() - t0) * 1000)
+        out["trace"] = {"limit": 5, "median_ms": round(statistics.median(trace_ms), 1),
+                        "note": "trace = retrieval + 5 full semantic compares (USE)"}
+
+    modes = ("never", "auto") if size <= 2000 else ("auto",)
+    out["scan"] = {}
+    for mode in modes:
+        started = time.perf_counter()
+        with Index.open(store, writable=True) as index:
+            result = scan(index, scan_settings=ScanSettings(escalate=mode), restart=True)
+        scan_s = time.perf_counter() - started
+        entry: dict[str, Any] = {"seconds": round(scan_s, 1), "docs_per_s": round(size / scan_s, 1),
+                                 "stats": {k: (round(v, 1) if isinstance(v, float) else v)
+                                           for k, v in vars(result.stats).items()}}
+        entry.update(_score_edges(result, truth, ids))
+        if mode == "auto":
+            t0 = time.perf_counter()
+            result.write(workdir / f"out-{size}", compares=size <= 2000)
+            entry["export_s"] = round(time.perf_counter() - t0, 1)
+            # What would the semantic compare have made of the true pairs the tiers missed?
+            missed = entry.pop("_missed")
+            semantic_hits = 0
+            for d, s in missed[:40]:
+                r = compare_documents(by_id[d], by_id[s], Settings())
+                semantic_hits += r.verdict.derived
+            entry["missed_true_edges_sampled"] = min(40, len(missed))
+            entry["missed_but_semantic_compare_says_derived"] = semantic_hits
+        else:
+            entry.pop("_missed")
+        out["scan"][mode] = entry
+    out["peak_rss"] = _rss_mb()
+    return out
+
+
+def _score_edges(result: Any, truth: dict[str, Any], ids: set[str]) -> dict[str, Any]:
+    true_directed = {(e["derivative"], e["source"]): e["kind"] for e in truth["edges"]
+                     if e["derivative"] in ids and e["source"] in ids}
+    true_pairs = {frozenset(p) for p in true_directed} | {frozenset(p) for p in truth["reissues"]}
+    # Documents that share a story in the truth (a rewrite, its source, the source's re-issues, siblings).
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for pair in true_pairs:
+        a, b = sorted(pair)
+        parent[find(a)] = find(b)
+    predicted = {frozenset((e.derivative, e.source)): e for e in result.edges}
+    tp = sum(1 for p in predicted if p in true_pairs)
+    same_story = sum(1 for p in predicted if p not in true_pairs and len({find(x) for x in p}) == 1)
+    fps = [sorted(p) for p in predicted if p not in true_pairs and len({find(x) for x in p}) > 1]
+    # Recall over true pairs: linked directly, or put in the same cluster (the reduction may keep
+    # rewrite -> re-issue instead of rewrite -> original).
+    cluster_of = {d: c.id for c in result.clusters for d in c.documents}
+    direct = sum(1 for p in true_pairs if p in predicted)
+    clustered = sum(1 for p in true_pairs if len({cluster_of.get(x, x) for x in p}) == 1)
+    direction_ok = sum(1 for (d, s) in true_directed if frozenset((d, s)) in predicted
+                       and predicted[frozenset((d, s))].derivative == d)
+    direction_n = sum(1 for (d, s) in true_directed if frozenset((d, s)) in predicted)
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (d, s), kind in true_directed.items():
+        by_kind[kind][0] += frozenset((d, s)) in predicted
+        by_kind[kind][1] += 1
+    missed = [(d, s) for (d, s) in true_directed if frozenset((d, s)) not in predicted
+              and len({cluster_of.get(d, d), cluster_of.get(s, s)}) > 1]
+    n_pred = len(predicted) or 1
+    return {
+        "edges": len(predicted),
+        "true_pairs": len(true_pairs),
+        "precision_strict": round(tp / n_pred, 4),
+        "precision_same_story": round((tp + same_story) / n_pred, 4),
+        "recall_direct_edge": round(direct / len(true_pairs), 4),
+        "recall_same_cluster": round(clustered / len(true_pairs), 4),
+        "recall_by_kind": {k: round(v[0] / v[1], 4) for k, v in by_kind.items()},
+        "direction_accuracy": round(direction_ok / direction_n, 4) if direction_n else None,
+        "false_positive_sample": fps[:10],
+        "false_positives": len(fps),
+        "_missed": missed,
+    }
+
+
+def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
+    """Run each size in its own process and write ``bench/results/collections.json``."""
+    results: dict[str, Any] = {"sizes": {}, "cpus": __import__("os").cpu_count()}
+    for size in sizes:
+        with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+            subprocess.run([sys.executable, "-m", "bench.collections", str(size), handle.name], check=True, cwd=ROOT)
+            results["sizes"][str(size)] = json.loads(Path(handle.name).read_text())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "collections.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv: list[str]) -> int:
+    size = int(argv[0])
+    with tempfile.TemporaryDirectory(prefix="retold-collections-") as tmp:
+        workdir = Path(argv[2]) if len(argv) > 2 else Path(tmp)
+        result = run_size(size, workdir)
+    text = json.dumps(result, indent=2)
+    if len(argv) > 1:
+        Path(argv[1]).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
