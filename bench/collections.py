@@ -334,11 +334,16 @@ def _score_edges(result: Any, truth: dict[str, Any], ids: set[str]) -> dict[str,
     missed = [(d, s) for (d, s) in true_directed if frozenset((d, s)) not in predicted
               and len({cluster_of.get(d, d), cluster_of.get(s, s)}) > 1]
     n_pred = len(predicted) or 1
+    strong = {p: e for p, e in predicted.items() if e.coverage_derivative >= 0.5}
     return {
         "edges": len(predicted),
         "true_pairs": len(true_pairs),
         "precision_strict": round(tp / n_pred, 4),
         "precision_same_story": round((tp + same_story) / n_pred, 4),
+        "edges_coverage50": len(strong),
+        "precision_strict_coverage50": round(sum(1 for p in strong if p in true_pairs) / (len(strong) or 1), 4),
+        "recall_direct_edge_coverage50": round(sum(1 for p in true_pairs if p in strong) / len(true_pairs), 4),
+        "edge_types": dict(sorted(__import__("collections").Counter(e.type for e in predicted.values()).items())),
         "recall_direct_edge": round(direct / len(true_pairs), 4),
         "recall_same_cluster": round(clustered / len(true_pairs), 4),
         "recall_by_kind": {k: round(v[0] / v[1], 4) for k, v in by_kind.items()},

@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .index_cli import add_parsers as add_index_parsers
 
     add_index_parsers(commands)
+    from .web import add_parsers as add_web_parsers; add_web_parsers(commands)
     return parser
 
 

@@ -23,7 +23,7 @@ Example::
 
     >>> from retold.facts import extract_facts
     >>> [(f.kind, f.value) for f in extract_facts("Nearly 2,000 prisoners were freed on March 1.")]
-    [('date', '03-01'), ('number', '2000 prisoner')]
+    [('number', '2000 prisoner'), ('date', '03-01')]
 """
 
 from __future__ import annotations
@@ -35,16 +35,16 @@ import importlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, Sequence
 
 from rapidfuzz import fuzz
 
 from .errors import ConfigError, ModelError
 from .model import Fact, FactChange, Segmentation, SentenceLink, Span
 
-__all__ = ["FactSettings", "extract_facts", "diff_facts", "NAME_KINDS", "FACT_KINDS"]
+__all__ = ["FACT_KINDS", "NAME_KINDS", "FactSettings", "diff_facts", "extract_facts"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,18 +94,26 @@ class FactSettings:
 
     def __post_init__(self) -> None:
         if self.names not in ("rules", "spacy", "auto"):
-            raise ConfigError(f"facts.names must be 'rules', 'spacy' or 'auto', not {self.names!r}")
+            raise ConfigError(
+                f"facts.names must be 'rules', 'spacy' or 'auto', not {self.names!r}"
+            )
         unknown = set(self.kinds) - set(FACT_KINDS)
         if unknown:
-            raise ConfigError(f"facts.kinds: unknown kind(s) {sorted(unknown)}; known: {FACT_KINDS}")
+            raise ConfigError(
+                f"facts.kinds: unknown kind(s) {sorted(unknown)}; known: {FACT_KINDS}"
+            )
         if self.min_quote_words < 1:
-            raise ConfigError(f"facts.min_quote_words must be at least 1, not {self.min_quote_words}")
+            raise ConfigError(
+                f"facts.min_quote_words must be at least 1, not {self.min_quote_words}"
+            )
         for name in ("quote_altered_min", "spelling_min_similarity"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ConfigError(f"facts.{name} must lie in (0, 1], not {value}")
         if self.speaker_window_chars < 0 or self.max_detail_chars < 20:
-            raise ConfigError("facts.speaker_window_chars must be >= 0 and max_detail_chars >= 20")
+            raise ConfigError(
+                "facts.speaker_window_chars must be >= 0 and max_detail_chars >= 20"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,174 +121,1192 @@ class FactSettings:
 # --------------------------------------------------------------------------------------------
 
 _MONTHS = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
-    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
-    "oct": 10, "nov": 11, "dec": 12,
-}  # fmt: skip
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
 _MONTH_RE = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
     r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
 )
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
 _WEEKDAY_RE = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 
 _UNITS_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "dozen": 12,
-}  # fmt: skip
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "dozen": 12,
+}
 _TENS_WORDS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
-}  # fmt: skip
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _MAGNITUDES = {
-    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
-    "trillion": 1_000_000_000_000, "k": 1_000, "m": 1_000_000, "mn": 1_000_000,
-    "bn": 1_000_000_000, "tn": 1_000_000_000_000,
-}  # fmt: skip
+    "hundred": 100,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+    "trillion": 1_000_000_000_000,
+    "k": 1_000,
+    "m": 1_000_000,
+    "mn": 1_000_000,
+    "bn": 1_000_000_000,
+    "tn": 1_000_000_000_000,
+}
 _ORDINAL_WORDS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20,
-}  # fmt: skip
-_CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "usd": "USD",
-                     "gbp": "GBP", "eur": "EUR"}  # fmt: skip
-_CURRENCY_WORDS = {"dollar": "USD", "pound": "GBP", "euro": "EUR", "yen": "JPY", "rupee": "INR",
-                   "yuan": "CNY", "sterling": "GBP"}  # fmt: skip
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "twentieth": 20,
+}
+_CURRENCY_SYMBOLS = {
+    "$": "USD",
+    "us$": "USD",
+    "£": "GBP",
+    "€": "EUR",
+    "¥": "JPY",
+    "usd": "USD",
+    "gbp": "GBP",
+    "eur": "EUR",
+}
+_CURRENCY_WORDS = {
+    "dollar": "USD",
+    "pound": "GBP",
+    "euro": "EUR",
+    "yen": "JPY",
+    "rupee": "INR",
+    "yuan": "CNY",
+    "sterling": "GBP",
+}
 
 # hedge phrase (lower case) -> hedge class
 _HEDGES = {
-    "nearly": "approx", "almost": "approx", "about": "approx", "around": "approx",
-    "approximately": "approx", "roughly": "approx", "some": "approx", "close to": "approx",
-    "an estimated": "approx", "estimated": "approx", "circa": "approx", "as many as": "approx",
-    "more than": "more-than", "over": "more-than", "above": "more-than", "upwards of": "more-than",
-    "in excess of": "more-than", "exceeding": "more-than", "well over": "more-than",
-    "at least": "at-least", "no fewer than": "at-least", "no less than": "at-least",
+    "nearly": "approx",
+    "almost": "approx",
+    "about": "approx",
+    "around": "approx",
+    "approximately": "approx",
+    "roughly": "approx",
+    "some": "approx",
+    "close to": "approx",
+    "an estimated": "approx",
+    "estimated": "approx",
+    "circa": "approx",
+    "as many as": "approx",
+    "more than": "more-than",
+    "over": "more-than",
+    "above": "more-than",
+    "upwards of": "more-than",
+    "in excess of": "more-than",
+    "exceeding": "more-than",
+    "well over": "more-than",
+    "at least": "at-least",
+    "no fewer than": "at-least",
+    "no less than": "at-least",
     "a minimum of": "at-least",
-    "less than": "less-than", "fewer than": "less-than", "under": "less-than", "below": "less-than",
-    "up to": "less-than", "at most": "less-than", "no more than": "less-than",
-    "just under": "less-than", "just over": "more-than",
-    "exactly": "exact", "precisely": "exact", "just": "exact", "only": "exact",
-}  # fmt: skip
+    "less than": "less-than",
+    "fewer than": "less-than",
+    "under": "less-than",
+    "below": "less-than",
+    "up to": "less-than",
+    "at most": "less-than",
+    "no more than": "less-than",
+    "just under": "less-than",
+    "just over": "more-than",
+    "exactly": "exact",
+    "precisely": "exact",
+    "just": "exact",
+    "only": "exact",
+}
 _HEDGE_RE = "|".join(sorted((re.escape(h) for h in _HEDGES), key=len, reverse=True))
-_HEDGE_STRENGTH = {"exact": 3, "at-least": 2, "more-than": 2, "less-than": 2, "approx": 1}
+_HEDGE_STRENGTH = {
+    "exact": 3,
+    "at-least": 2,
+    "more-than": 2,
+    "less-than": 2,
+    "approx": 1,
+}
 
-_TIME_UNITS = {"second", "minute", "hour", "day", "week", "fortnight", "month", "year", "decade",
-               "century"}  # fmt: skip
-_PRECISION_RANK = {"day": 5, "weekday": 5, "week": 4, "month": 3, "year": 2, "decade": 1,
-                   "vague-relative": 0}  # fmt: skip
-_UNIT_PRECISION = {"second": "day", "minute": "day", "hour": "day", "day": "day", "week": "week",
-                   "weekend": "week", "fortnight": "week", "month": "month", "year": "year",
-                   "decade": "decade", "century": "decade"}  # fmt: skip
+_TIME_UNITS = {
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "fortnight",
+    "month",
+    "year",
+    "decade",
+    "century",
+}
+_PRECISION_RANK = {
+    "day": 5,
+    "weekday": 5,
+    "week": 4,
+    "month": 3,
+    "year": 2,
+    "decade": 1,
+    "vague-relative": 0,
+}
+_UNIT_PRECISION = {
+    "second": "day",
+    "minute": "day",
+    "hour": "day",
+    "day": "day",
+    "week": "week",
+    "weekend": "week",
+    "fortnight": "week",
+    "month": "month",
+    "quarter": "month",
+    "year": "year",
+    "decade": "decade",
+    "century": "decade",
+}
 
 # words that end the noun phrase after a number
 _STOP_WORDS = frozenset(
-    """a an the of in on at by for with from to into onto and or but nor who whom whose which that
-    than as is are was were be been being has have had will would could can may might must shall
-    should do does did not no it its their his her our your my this these those there here said
-    says say told after before since during per each every more less over under about around
-    while when where if then so also only just ago later earlier between among against through
-    across toward towards within without amid including like versus vs via what why how
-    already still now then yet even again too very held saw took made left went came got gave
-    began become became met fell rose won lost built hit put set thought brought kept ran sent
-    spent stood seen been done gone given taken known shown grown fled paid led fought caught
-    sold bought found remain remained
-    """.split()
-)  # fmt: skip
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "to",
+        "into",
+        "onto",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "that",
+        "than",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "could",
+        "can",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "it",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "your",
+        "my",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "said",
+        "says",
+        "say",
+        "told",
+        "after",
+        "before",
+        "since",
+        "during",
+        "per",
+        "each",
+        "every",
+        "more",
+        "less",
+        "over",
+        "under",
+        "about",
+        "around",
+        "while",
+        "when",
+        "where",
+        "if",
+        "then",
+        "so",
+        "also",
+        "only",
+        "just",
+        "ago",
+        "later",
+        "earlier",
+        "between",
+        "among",
+        "against",
+        "through",
+        "across",
+        "toward",
+        "towards",
+        "within",
+        "without",
+        "amid",
+        "including",
+        "like",
+        "versus",
+        "vs",
+        "via",
+        "what",
+        "why",
+        "how",
+        "already",
+        "still",
+        "now",
+        "then",
+        "yet",
+        "even",
+        "again",
+        "too",
+        "very",
+        "held",
+        "saw",
+        "took",
+        "made",
+        "left",
+        "went",
+        "came",
+        "got",
+        "gave",
+        "began",
+        "become",
+        "became",
+        "met",
+        "fell",
+        "rose",
+        "won",
+        "lost",
+        "built",
+        "hit",
+        "put",
+        "set",
+        "thought",
+        "brought",
+        "kept",
+        "ran",
+        "sent",
+        "spent",
+        "stood",
+        "seen",
+        "been",
+        "done",
+        "gone",
+        "given",
+        "taken",
+        "known",
+        "shown",
+        "grown",
+        "fled",
+        "paid",
+        "led",
+        "fought",
+        "caught",
+        "sold",
+        "bought",
+        "found",
+        "remain",
+        "remained",
+        "last",
+        "next",
+    ]
+)
 
 # capitalised words that open sentences but are not names
 _COMMON_CAPS = frozenset(
-    """a an the in on at by for with from to of and or but nor so yet if while when where why how
-    what who whom which that this these those there here it its he she they we i you his her
-    their our your my me him them us however meanwhile moreover furthermore also although though
-    since after before during because unlike like despite as then thus still yet instead indeed
-    earlier later today yesterday tomorrow last next first second third some many most several
-    all both each every no not none one two three four five six seven eight nine ten according
-    mr mrs ms dr sir lord lady madam st but other another such only even just about around
-    following under over between among within without against toward towards upon whether
-    once sources officials analysts residents critics supporters speaking asked reporting
-    """.split()
-)  # fmt: skip
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "to",
+        "of",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "yet",
+        "if",
+        "while",
+        "when",
+        "where",
+        "why",
+        "how",
+        "what",
+        "who",
+        "whom",
+        "which",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "it",
+        "its",
+        "he",
+        "she",
+        "they",
+        "we",
+        "i",
+        "you",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "my",
+        "me",
+        "him",
+        "them",
+        "us",
+        "however",
+        "meanwhile",
+        "moreover",
+        "furthermore",
+        "also",
+        "although",
+        "though",
+        "since",
+        "after",
+        "before",
+        "during",
+        "because",
+        "unlike",
+        "like",
+        "despite",
+        "as",
+        "then",
+        "thus",
+        "still",
+        "yet",
+        "instead",
+        "indeed",
+        "earlier",
+        "later",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "last",
+        "next",
+        "first",
+        "second",
+        "third",
+        "some",
+        "many",
+        "most",
+        "several",
+        "all",
+        "both",
+        "each",
+        "every",
+        "no",
+        "not",
+        "none",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "according",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "sir",
+        "lord",
+        "lady",
+        "madam",
+        "st",
+        "but",
+        "other",
+        "another",
+        "such",
+        "only",
+        "even",
+        "just",
+        "about",
+        "around",
+        "following",
+        "under",
+        "over",
+        "between",
+        "among",
+        "within",
+        "without",
+        "against",
+        "toward",
+        "towards",
+        "upon",
+        "whether",
+        "once",
+        "sources",
+        "officials",
+        "analysts",
+        "residents",
+        "critics",
+        "supporters",
+        "speaking",
+        "asked",
+        "reporting",
+        "nobody",
+        "everybody",
+        "everyone",
+        "someone",
+        "somebody",
+        "anyone",
+        "anybody",
+        "nothing",
+        "everything",
+        "something",
+        "anything",
+        "none",
+        "neither",
+        "either",
+        "yes",
+        "please",
+        "thanks",
+        "dear",
+        "let",
+        "may",
+        "might",
+        "must",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "do",
+        "does",
+        "did",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "have",
+        "has",
+        "had",
+    ]
+)
 
 # title words (capitalised or not) that precede a person's name
 _TITLE_WORDS = frozenset(
-    """president vice prime minister deputy foreign secretary general spokesman spokeswoman
-    spokesperson chancellor senator sen. representative rep. governor mayor judge justice king queen
-    prince princess pope ambassador envoy chairman chairwoman chair chief executive ceo director
-    commander colonel col. lieutenant lt. captain capt. sergeant sgt. major admiral officer
-    mr mr. mrs mrs. ms ms. dr dr. sir dame lord lady professor prof. rev. reverend sheikh emir
-    sultan archbishop bishop cardinal father leader head minister-president premier
-    attorney lawyer inspector superintendent detective constable coach manager striker
-    midfielder defender goalkeeper actor actress singer author founder boss owner analyst
-    economist correspondent editor reporter secretary-general president-elect first-minister
-    state interior defence defense finance health trade home justice education economy
-    energy culture environment transport labour agriculture
-    """.split()
-)  # fmt: skip
+    [
+        "president",
+        "vice",
+        "prime",
+        "minister",
+        "deputy",
+        "foreign",
+        "secretary",
+        "general",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "chancellor",
+        "senator",
+        "sen.",
+        "representative",
+        "rep.",
+        "governor",
+        "mayor",
+        "judge",
+        "justice",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "pope",
+        "ambassador",
+        "envoy",
+        "chairman",
+        "chairwoman",
+        "chair",
+        "chief",
+        "executive",
+        "ceo",
+        "director",
+        "commander",
+        "colonel",
+        "col.",
+        "lieutenant",
+        "lt.",
+        "captain",
+        "capt.",
+        "sergeant",
+        "sgt.",
+        "major",
+        "admiral",
+        "officer",
+        "mr",
+        "mr.",
+        "mrs",
+        "mrs.",
+        "ms",
+        "ms.",
+        "dr",
+        "dr.",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "professor",
+        "prof.",
+        "rev.",
+        "reverend",
+        "sheikh",
+        "emir",
+        "sultan",
+        "archbishop",
+        "bishop",
+        "cardinal",
+        "father",
+        "leader",
+        "head",
+        "minister-president",
+        "premier",
+        "attorney",
+        "lawyer",
+        "inspector",
+        "superintendent",
+        "detective",
+        "constable",
+        "coach",
+        "manager",
+        "striker",
+        "midfielder",
+        "defender",
+        "goalkeeper",
+        "actor",
+        "actress",
+        "singer",
+        "author",
+        "founder",
+        "boss",
+        "owner",
+        "analyst",
+        "economist",
+        "correspondent",
+        "editor",
+        "reporter",
+        "secretary-general",
+        "president-elect",
+        "first-minister",
+        "state",
+        "interior",
+        "defence",
+        "defense",
+        "finance",
+        "health",
+        "trade",
+        "home",
+        "justice",
+        "education",
+        "economy",
+        "energy",
+        "culture",
+        "environment",
+        "transport",
+        "labour",
+        "agriculture",
+        "planning",
+        "economic",
+        "industry",
+        "communications",
+        "information",
+        "security",
+        "development",
+        "sports",
+    ]
+)
 _PERSON_VERBS = r"(?:said|says|told|tells|added|adds|stated|states|explained|warned|insisted|argued|noted|wrote|declared|announced|claimed|continued|urged|asked|replied|commented|admitted|suggested|emphasi[sz]ed|stressed|lamented|acknowledged|confirmed|denied|recalled)"
 
 _ORG_WORDS = frozenset(
-    """organisation organization council league ministry department office party union association
-    bank court assembly agency committee corporation corp inc ltd plc llc group university
-    college school commission authority fund forces army navy police news times post journal
-    nations institute foundation society federation board company co club network service
-    services parliament congress senate government cabinet bureau command brigade movement
-    front alliance coalition trust hospital church conference summit secretariat tribunal
-    academy centre center airlines airways motors bbc cnn reuters
-    """.split()
-)  # fmt: skip
+    [
+        "organisation",
+        "organization",
+        "council",
+        "league",
+        "ministry",
+        "department",
+        "office",
+        "party",
+        "union",
+        "association",
+        "bank",
+        "court",
+        "assembly",
+        "agency",
+        "committee",
+        "corporation",
+        "corp",
+        "inc",
+        "ltd",
+        "plc",
+        "llc",
+        "group",
+        "university",
+        "college",
+        "school",
+        "commission",
+        "authority",
+        "fund",
+        "forces",
+        "army",
+        "navy",
+        "police",
+        "news",
+        "times",
+        "post",
+        "journal",
+        "nations",
+        "institute",
+        "foundation",
+        "society",
+        "federation",
+        "board",
+        "company",
+        "co",
+        "club",
+        "network",
+        "service",
+        "services",
+        "parliament",
+        "congress",
+        "senate",
+        "government",
+        "cabinet",
+        "bureau",
+        "command",
+        "brigade",
+        "movement",
+        "front",
+        "alliance",
+        "coalition",
+        "trust",
+        "hospital",
+        "church",
+        "conference",
+        "summit",
+        "secretariat",
+        "tribunal",
+        "academy",
+        "centre",
+        "center",
+        "airlines",
+        "airways",
+        "motors",
+        "bbc",
+        "cnn",
+        "reuters",
+    ]
+)
 _PLACE_WORDS = frozenset(
-    """street road avenue square city town village river lake sea ocean mountain mountains island
-    islands province county state valley bay gulf strip bank corridor peninsula desert region
-    district coast border camp airport port kingdom republic territory territories heights
-    """.split()
-)  # fmt: skip
+    [
+        "street",
+        "road",
+        "avenue",
+        "square",
+        "city",
+        "town",
+        "village",
+        "river",
+        "lake",
+        "sea",
+        "ocean",
+        "mountain",
+        "mountains",
+        "island",
+        "islands",
+        "province",
+        "county",
+        "state",
+        "valley",
+        "bay",
+        "gulf",
+        "strip",
+        "bank",
+        "corridor",
+        "peninsula",
+        "desert",
+        "region",
+        "district",
+        "coast",
+        "border",
+        "camp",
+        "airport",
+        "port",
+        "kingdom",
+        "republic",
+        "territory",
+        "territories",
+        "heights",
+    ]
+)
 _KNOWN_PLACES = frozenset(
-    """afghanistan albania algeria argentina armenia australia austria azerbaijan bahrain
-    bangladesh belarus belgium bolivia bosnia brazil britain bulgaria cambodia cameroon canada
-    chile china colombia congo croatia cuba cyprus denmark egypt england estonia ethiopia europe
-    africa asia america finland france georgia germany ghana greece hungary india indonesia iran
-    iraq ireland israel italy japan jordan kazakhstan kenya korea kosovo kuwait latvia lebanon
-    libya lithuania malaysia mali mexico moldova morocco nepal netherlands nigeria norway oman
-    pakistan palestine peru philippines poland portugal qatar romania russia rwanda scotland
-    serbia singapore slovakia slovenia somalia spain sudan sweden switzerland syria taiwan
-    thailand tunisia turkey uganda ukraine uae us usa uk vietnam wales yemen zimbabwe gaza
-    jerusalem london paris washington moscow beijing tokyo cairo doha jeddah riyadh tehran
-    baghdad damascus beirut kabul delhi berlin rome madrid brussels geneva kyiv kiev ankara
-    """.split()
+    [
+        "afghanistan",
+        "albania",
+        "algeria",
+        "argentina",
+        "armenia",
+        "australia",
+        "austria",
+        "azerbaijan",
+        "bahrain",
+        "bangladesh",
+        "belarus",
+        "belgium",
+        "bolivia",
+        "bosnia",
+        "brazil",
+        "britain",
+        "bulgaria",
+        "cambodia",
+        "cameroon",
+        "canada",
+        "chile",
+        "china",
+        "colombia",
+        "congo",
+        "croatia",
+        "cuba",
+        "cyprus",
+        "denmark",
+        "egypt",
+        "england",
+        "estonia",
+        "ethiopia",
+        "europe",
+        "africa",
+        "asia",
+        "america",
+        "finland",
+        "france",
+        "georgia",
+        "germany",
+        "ghana",
+        "greece",
+        "hungary",
+        "india",
+        "indonesia",
+        "iran",
+        "iraq",
+        "ireland",
+        "israel",
+        "italy",
+        "japan",
+        "jordan",
+        "kazakhstan",
+        "kenya",
+        "korea",
+        "kosovo",
+        "kuwait",
+        "latvia",
+        "lebanon",
+        "libya",
+        "lithuania",
+        "malaysia",
+        "mali",
+        "mexico",
+        "moldova",
+        "morocco",
+        "nepal",
+        "netherlands",
+        "nigeria",
+        "norway",
+        "oman",
+        "pakistan",
+        "palestine",
+        "peru",
+        "philippines",
+        "poland",
+        "portugal",
+        "qatar",
+        "romania",
+        "russia",
+        "rwanda",
+        "scotland",
+        "serbia",
+        "singapore",
+        "slovakia",
+        "slovenia",
+        "somalia",
+        "spain",
+        "sudan",
+        "sweden",
+        "switzerland",
+        "syria",
+        "taiwan",
+        "thailand",
+        "tunisia",
+        "turkey",
+        "uganda",
+        "ukraine",
+        "uae",
+        "us",
+        "usa",
+        "uk",
+        "vietnam",
+        "wales",
+        "yemen",
+        "zimbabwe",
+        "gaza",
+        "jerusalem",
+        "london",
+        "paris",
+        "washington",
+        "moscow",
+        "beijing",
+        "tokyo",
+        "cairo",
+        "doha",
+        "jeddah",
+        "riyadh",
+        "tehran",
+        "baghdad",
+        "damascus",
+        "beirut",
+        "kabul",
+        "delhi",
+        "berlin",
+        "rome",
+        "madrid",
+        "brussels",
+        "geneva",
+        "kyiv",
+        "kiev",
+        "ankara",
+    ]
 ) | {
-    "united states", "united kingdom", "saudi arabia", "west bank", "east jerusalem", "middle east",
-    "new york", "south africa", "north korea", "south korea", "hong kong", "new zealand", "sri lanka",
-    "united arab emirates", "gaza strip", "european union", "latin america", "north america",
-}  # fmt: skip
+    "united states",
+    "united kingdom",
+    "saudi arabia",
+    "west bank",
+    "east jerusalem",
+    "middle east",
+    "new york",
+    "south africa",
+    "north korea",
+    "south korea",
+    "hong kong",
+    "new zealand",
+    "sri lanka",
+    "united arab emirates",
+    "gaza strip",
+    "european union",
+    "latin america",
+    "north america",
+}
 _GROUP_WORDS = frozenset(
-    """muslim muslims arab arabs christian christians jew jews jewish sunni sunnis shia shiite shiites
-    islamic catholic catholics protestant western eastern european europeans african africans asian
-    asians american americans palestinians israelis
-    """.split()
-)  # fmt: skip
+    [
+        "muslim",
+        "muslims",
+        "arab",
+        "arabs",
+        "christian",
+        "christians",
+        "jew",
+        "jews",
+        "jewish",
+        "sunni",
+        "sunnis",
+        "shia",
+        "shiite",
+        "shiites",
+        "islamic",
+        "catholic",
+        "catholics",
+        "protestant",
+        "western",
+        "eastern",
+        "european",
+        "europeans",
+        "african",
+        "africans",
+        "asian",
+        "asians",
+        "american",
+        "americans",
+        "palestinians",
+        "israelis",
+        "french",
+        "german",
+        "germans",
+        "british",
+        "english",
+        "spanish",
+        "italian",
+        "dutch",
+        "irish",
+        "scottish",
+        "welsh",
+        "swiss",
+        "chinese",
+        "japanese",
+        "argentine",
+        "thai",
+        "greek",
+        "greeks",
+        "turkish",
+        "polish",
+        "russian",
+        "russians",
+        "ukrainian",
+        "iranian",
+        "iraqi",
+        "kurdish",
+        "kurds",
+    ]
+)
 _PERSON_TITLES = frozenset(
-    """president minister secretary spokesman spokeswoman spokesperson chancellor senator sen.
-    representative rep. governor mayor judge justice king queen prince princess pope ambassador envoy
-    chairman chairwoman chair ceo director commander colonel col. lieutenant lt. captain capt. sergeant
-    sgt. major admiral officer mr mr. mrs mrs. ms ms. dr dr. sir dame lord lady professor prof. rev.
-    reverend sheikh emir sultan archbishop bishop cardinal father leader head premier attorney lawyer
-    inspector superintendent detective constable coach manager striker midfielder defender goalkeeper
-    actor actress singer author founder boss owner analyst economist correspondent editor reporter
-    secretary-general president-elect executive
-    """.split()
-)  # fmt: skip
+    [
+        "president",
+        "minister",
+        "secretary",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "chancellor",
+        "senator",
+        "sen.",
+        "representative",
+        "rep.",
+        "governor",
+        "mayor",
+        "judge",
+        "justice",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "pope",
+        "ambassador",
+        "envoy",
+        "chairman",
+        "chairwoman",
+        "chair",
+        "ceo",
+        "director",
+        "commander",
+        "colonel",
+        "col.",
+        "lieutenant",
+        "lt.",
+        "captain",
+        "capt.",
+        "sergeant",
+        "sgt.",
+        "major",
+        "admiral",
+        "officer",
+        "mr",
+        "mr.",
+        "mrs",
+        "mrs.",
+        "ms",
+        "ms.",
+        "dr",
+        "dr.",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "professor",
+        "prof.",
+        "rev.",
+        "reverend",
+        "sheikh",
+        "emir",
+        "sultan",
+        "archbishop",
+        "bishop",
+        "cardinal",
+        "father",
+        "leader",
+        "head",
+        "premier",
+        "attorney",
+        "lawyer",
+        "inspector",
+        "superintendent",
+        "detective",
+        "constable",
+        "coach",
+        "manager",
+        "striker",
+        "midfielder",
+        "defender",
+        "goalkeeper",
+        "actor",
+        "actress",
+        "singer",
+        "author",
+        "founder",
+        "boss",
+        "owner",
+        "analyst",
+        "economist",
+        "correspondent",
+        "editor",
+        "reporter",
+        "secretary-general",
+        "president-elect",
+        "executive",
+        "general",
+        "gen.",
+        "brigadier",
+        "marshal",
+    ]
+)
 _ALIASES = {
-    "us": "united states", "usa": "united states", "united states of america": "united states",
-    "america": "united states", "uk": "united kingdom", "britain": "united kingdom",
-    "great britain": "united kingdom", "un": "united nations", "eu": "european union",
-    "uae": "united arab emirates", "ussr": "soviet union", "nato": "north atlantic treaty organization",
-    "who": "world health organization", "imf": "international monetary fund",
-}  # fmt: skip
-_WORD_EQUIV = {"living": "live", "alive": "live", "lives": "live", "killed": "dead", "deceased": "dead",
-               "per cent": "%", "percent": "%", "people": "person", "persons": "person"}  # fmt: skip
-_CONNECTORS = frozenset("of the for de da del der van von bin ibn al el la le du y".split())
+    "us": "united states",
+    "usa": "united states",
+    "united states of america": "united states",
+    "america": "united states",
+    "uk": "united kingdom",
+    "britain": "united kingdom",
+    "great britain": "united kingdom",
+    "un": "united nations",
+    "eu": "european union",
+    "uae": "united arab emirates",
+    "ussr": "soviet union",
+    "nato": "north atlantic treaty organization",
+    "who": "world health organization",
+    "imf": "international monetary fund",
+}
+_WORD_EQUIV = {
+    "living": "live",
+    "alive": "live",
+    "lives": "live",
+    "killed": "dead",
+    "deceased": "dead",
+    "per cent": "%",
+    "percent": "%",
+    "people": "person",
+    "persons": "person",
+}
+_CONNECTORS = frozenset(
+    [
+        "of",
+        "the",
+        "for",
+        "de",
+        "da",
+        "del",
+        "der",
+        "van",
+        "von",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "la",
+        "le",
+        "du",
+        "y",
+    ]
+)
 _DEMONYM_END = ("ian", "ean", "ese", "ish", "eli", "ari", "aqi", "ani")
 
 
@@ -302,7 +1328,12 @@ def _fold(text: str) -> str:
 def _fold_text(text: str) -> str:
     if text.isascii():
         return text.lower()
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-").replace("\u2014", "-")
+    text = (
+        text.replace("\u2019", "'")
+        .replace("\u2018", "'")
+        .replace("\u2013", "-")
+        .replace("\u2014", "-")
+    )
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -311,8 +1342,17 @@ def _singular(word: str) -> str:
     word = _WORD_EQUIV.get(word, word)
     if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")):
         return word
-    irregular = {"children": "child", "women": "woman", "men": "man", "people": "person",
-                 "lives": "live", "wives": "wife", "knives": "knife", "feet": "foot", "teeth": "tooth"}  # fmt: skip
+    irregular = {
+        "children": "child",
+        "women": "woman",
+        "men": "man",
+        "people": "person",
+        "lives": "live",
+        "wives": "wife",
+        "knives": "knife",
+        "feet": "foot",
+        "teeth": "tooth",
+    }
     if word in irregular:
         return irregular[word]
     if word.endswith("ies"):
@@ -343,7 +1383,7 @@ def _word_number(text: str) -> Decimal | None:
         elif w in _TENS_WORDS:
             current += _TENS_WORDS[w]
         elif w in ("hundred",):
-            current = (current or 1) * 100
+            current = (current or Decimal(1)) * 100
         elif w in ("thousand", "million", "billion", "trillion"):
             total += (current or 1) * _MAGNITUDES[w]
             current = Decimal(0)
@@ -369,7 +1409,9 @@ _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F0-9][\w'\u2019%.-]*")
 
 def _words(text: str) -> list[str]:
     """Folded words of a text (for quotes), punctuation dropped."""
-    return [w.strip(".'-") for w in re.findall(r"[\w'%-]+", _fold(text)) if w.strip(".'-")]
+    return [
+        w.strip(".'-") for w in re.findall(r"[\w'%-]+", _fold(text)) if w.strip(".'-")
+    ]
 
 
 class _Claims:
@@ -389,8 +1431,16 @@ class _Claims:
         self._ends.insert(i, end)
 
 
-def _fact(kind: str, text: str, start: int, end: int, value: str, **detail: str) -> Fact:
-    return Fact(kind, text[start:end], value, Span(start, end), {k: v for k, v in detail.items() if v})
+def _fact(
+    kind: str, text: str, start: int, end: int, value: str, **detail: str
+) -> Fact:
+    return Fact(
+        kind,
+        text[start:end],
+        value,
+        Span(start, end),
+        {k: v for k, v in detail.items() if v},
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,15 +1458,26 @@ _IDENT_RE = re.compile(
     r"\b" + _ID_PREFIX + r"\s+(?P<first>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")"
     r"(?P<more>(?:\s*(?:,|and|&|or)\s*" + _ID_NUM + _ID_YEAR + r")*)"
 )
-_SYMBOL_RE = re.compile(r"\b[A-Z]{1,5}(?:/[A-Z0-9][A-Za-z0-9.]*){2,}\b(?:\s*\((?:19|20)\d\d\))?")
+_SYMBOL_RE = re.compile(
+    r"\b[A-Z]{1,5}(?:/[A-Z0-9][A-Za-z0-9.]*){2,}\b(?:\s*\((?:19|20)\d\d\))?"
+)
 _ONE_ID_RE = re.compile(r"(?P<num>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")")
 
 
 def _id_value(prefix: str, num: str) -> str:
     prefix = prefix.lower().rstrip(".")
-    if prefix.endswith("s") and prefix not in ("laws", "acts", "bills", "cases", "rules"):
-        prefix = prefix[:-1]
-    elif prefix.endswith("s"):
+    if (
+        prefix.endswith("s")
+        and prefix
+        not in (
+            "laws",
+            "acts",
+            "bills",
+            "cases",
+            "rules",
+        )
+        or prefix.endswith("s")
+    ):
         prefix = prefix[:-1]
     compact = re.sub(r"\s+", "", num)
     return f"{prefix} {compact}".strip()
@@ -430,8 +1491,17 @@ def _identifiers(text: str, claims: _Claims) -> list[Fact]:
         if sym.count("/") < 2 or not claims.free(m.start(), m.end()):
             continue
         year = re.search(r"\((\d{4})\)$", sym)
-        out.append(_fact("identifier", text, m.start(), m.end(), core.upper(), type="symbol",
-                         year=year.group(1) if year else ""))  # fmt: skip
+        out.append(
+            _fact(
+                "identifier",
+                text,
+                m.start(),
+                m.end(),
+                core.upper(),
+                type="symbol",
+                year=year.group(1) if year else "",
+            )
+        )
         claims.take(m.start(), m.end())
     for m in _IDENT_RE.finditer(text):
         if not claims.free(m.start(), m.end()):
@@ -439,23 +1509,41 @@ def _identifiers(text: str, claims: _Claims) -> list[Fact]:
         prefix = m.group("prefix")
         if prefix.lower() in ("no.", "number") and not m.group("first")[0].isdigit():
             continue
-        if prefix.lower().startswith(("law", "act", "bill", "order", "rule", "case", "document")) and not (
-            prefix[0].isupper()
-        ):
+        if prefix.lower().startswith(
+            ("law", "act", "bill", "order", "rule", "case", "document")
+        ) and not (prefix[0].isupper()):
             continue  # "the law 15 ..." is rarely an identifier; capitalised "Law 15" is
         # the first identifier spans the prefix; the rest (", 2334 (2016)") their own numbers
         first_end = m.end("year")
         year = re.search(r"(\d{4})", m.group("year") or "")
-        out.append(_fact("identifier", text, m.start(), first_end, _id_value(prefix, m.group("first")),
-                         type=_id_value(prefix, "").strip(), year=year.group(1) if year else ""))  # fmt: skip
+        out.append(
+            _fact(
+                "identifier",
+                text,
+                m.start(),
+                first_end,
+                _id_value(prefix, m.group("first")),
+                type=_id_value(prefix, "").strip(),
+                year=year.group(1) if year else "",
+            )
+        )
         claims.take(m.start(), first_end)
         if m.group("more"):
             base = m.start("more")
             for sub in _ONE_ID_RE.finditer(m.group("more")):
                 s, e = base + sub.start(), base + sub.end()
                 year = re.search(r"(\d{4})", sub.group("year") or "")
-                out.append(_fact("identifier", text, s, e, _id_value(prefix, sub.group("num")),
-                                 type=_id_value(prefix, "").strip(), year=year.group(1) if year else ""))  # fmt: skip
+                out.append(
+                    _fact(
+                        "identifier",
+                        text,
+                        s,
+                        e,
+                        _id_value(prefix, sub.group("num")),
+                        type=_id_value(prefix, "").strip(),
+                        year=year.group(1) if year else "",
+                    )
+                )
                 claims.take(s, e)
     return out
 
@@ -474,40 +1562,114 @@ _DIGITS_RE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 
 _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # weekday, month day, year:  (Saturday,) January 19(, 2025)
-    (re.compile(r"\b(?:(?P<wd>" + _WEEKDAY_RE + r"),?\s+)?(?P<mon>" + _MONTH_RE + r")\s+(?P<day>\d{1,2})"
-                r"(?:st|nd|rd|th)?\b(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"), "mdy"),  # fmt: skip
+    (
+        re.compile(
+            r"\b(?:(?P<wd>"
+            + _WEEKDAY_RE
+            + r"),?\s+)?(?P<mon>"
+            + _MONTH_RE
+            + r")\s+(?P<day>\d{1,2})"
+            r"(?:st|nd|rd|th)?\b(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"
+        ),
+        "mdy",
+    ),
     # day month year: 19 January (2025)
-    (re.compile(r"\b(?:(?P<wd>" + _WEEKDAY_RE + r"),?\s+)?(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
-                r"(?P<mon>" + _MONTH_RE + r")(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"), "dmy"),  # fmt: skip
+    (
+        re.compile(
+            r"\b(?:(?P<wd>"
+            + _WEEKDAY_RE
+            + r"),?\s+)?(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+            r"(?P<mon>" + _MONTH_RE + r")(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"
+        ),
+        "dmy",
+    ),
     # month year: January 2025
-    (re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\s+(?:of\s+)?(?P<yr>(?:19|20)\d\d)\b"), "my"),
+    (
+        re.compile(
+            r"\b(?P<mon>" + _MONTH_RE + r")\s+(?:of\s+)?(?P<yr>(?:19|20)\d\d)\b"
+        ),
+        "my",
+    ),
     # month alone, after a preposition (May needs one)
-    (re.compile(r"(?:\b(?:in|since|until|till|by|from|during|last|next|this|early|late|mid|of|before"
-                r"|after|through|throughout)\s+|\bmid-)(?P<mon>" + _MONTH_RE + r")\b(?!\s+\d)"), "m"),  # fmt: skip
-    (re.compile(r"\b(?P<mon>(?:January|February|March|April|June|July|August|September|October|November"
-                r"|December))\b(?!\s+\d)"), "m"),  # fmt: skip
+    (
+        re.compile(
+            r"(?:\b(?:in|since|until|till|by|from|during|last|next|this|early|late|mid|of|before"
+            r"|after|through|throughout)\s+|\bmid-)(?P<mon>"
+            + _MONTH_RE
+            + r")\b(?!\s+\d)"
+        ),
+        "m",
+    ),
+    (
+        re.compile(
+            r"\b(?P<mon>(?:January|February|March|April|June|July|August|September|October|November"
+            r"|December))\b(?!\s+\d)"
+        ),
+        "m",
+    ),
     # weekday
-    (re.compile(r"\b(?P<wd>" + _WEEKDAY_RE + r")(?:\s+(?P<part>morning|afternoon|evening|night))?\b"), "wd"),
+    (
+        re.compile(
+            r"\b(?P<wd>"
+            + _WEEKDAY_RE
+            + r")(?:\s+(?P<part>morning|afternoon|evening|night))?\b"
+        ),
+        "wd",
+    ),
     # relative, with a count: three days after, two weeks ago, a year earlier
-    (re.compile(r"\b(?i:(?P<num>" + _NUMWORD_RE + r"|\d+|a|an|one)\s+(?P<unit>hour|day|week|fortnight|month"
-                r"|year|decade)s?\s+(?P<dir>ago|after|before|later|earlier|previously|since|on))\b"), "rel-count"),  # fmt: skip
+    (
+        re.compile(
+            r"\b(?i:(?P<num>"
+            + _NUMWORD_RE
+            + r"|\d+|a|an|one)\s+(?P<unit>hour|day|week|fortnight|month"
+            r"|year|decade)s?\s+(?P<dir>ago|after|before|later|earlier|previously|since|on))\b"
+        ),
+        "rel-count",
+    ),
     # relative: earlier in the week, later this month, last year, the previous day
-    (re.compile(r"\b(?i:(?P<phrase>(?:earlier|later)\s+(?:in\s+|on\s+)?(?:the|this|that)\s+)(?P<unit>day|week|"
-                r"month|year|weekend|decade)\b)"), "rel-unit"),  # fmt: skip
-    (re.compile(r"\b(?i:(?P<phrase>(?:last|this|next|past|coming|previous|following)\s+)(?P<unit>week|month|year|"
-                r"weekend|decade|century)\b)"), "rel-unit"),  # fmt: skip
-    (re.compile(r"(?i:\b(?P<phrase>the\s+(?:previous|following|next|same)\s+)(?P<unit>day|week|month|year)\b)"),
-     "rel-unit"),
-    (re.compile(r"(?i:\b(?P<phrase>(?:at|over)\s+the\s+)(?P<unit>weekend)\b)"), "rel-unit"),
+    (
+        re.compile(
+            r"\b(?i:(?P<phrase>(?:earlier|later)\s+(?:in\s+|on\s+)?(?:the|this|that)\s+)(?P<unit>day|week|"
+            r"month|year|weekend|decade)\b)"
+        ),
+        "rel-unit",
+    ),
+    (
+        re.compile(
+            r"\b(?i:(?P<phrase>(?:last|this|next|past|coming|previous|following)\s+)(?P<unit>week|month|year|"
+            r"weekend|quarter|decade|century)\b)"
+        ),
+        "rel-unit",
+    ),
+    (
+        re.compile(
+            r"(?i:\b(?P<phrase>the\s+(?:previous|following|next|same)\s+)(?P<unit>day|week|month|year)\b)"
+        ),
+        "rel-unit",
+    ),
+    (
+        re.compile(r"(?i:\b(?P<phrase>(?:at|over)\s+the\s+)(?P<unit>weekend)\b)"),
+        "rel-unit",
+    ),
     (re.compile(r"(?i:\b(?P<word>yesterday|today|tonight|tomorrow)\b)"), "rel-day"),
-    (re.compile(r"\b(?i:(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
-                r"(?:in|over)\s+the\s+(?:past|last|coming|next)\s+(?:few\s+)?(?:days|weeks|months|years)|"
-                r"earlier\s+this\s+(?:season)|in\s+the\s+coming\s+(?:days|weeks)|at\s+the\s+time)\b)"), "rel-vague"),  # fmt: skip
+    (
+        re.compile(
+            r"\b(?i:(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
+            r"(?:in|over)\s+the\s+(?:past|last|coming|next)\s+(?:few\s+)?(?:days|weeks|months|years)|"
+            r"earlier\s+this\s+(?:season)|in\s+the\s+coming\s+(?:days|weeks)|at\s+the\s+time)\b)"
+        ),
+        "rel-vague",
+    ),
     # decades: the 1990s
     (re.compile(r"\b(?P<dec>(?:19|20)\d0)s\b"), "decade"),
     # years: in 2016, (2016), pre-1967
-    (re.compile(r"(?P<pre>\b(?:in|since|until|till|by|from|during|of|before|after|early|late|mid|year|"
-                r"between|and|to|through|the|for)\s+|\b(?:pre|post|mid)-|\()(?P<yr>(?:19|20)\d\d)\b(?!,\d)"), "year"),  # fmt: skip
+    (
+        re.compile(
+            r"(?P<pre>\b(?:in|since|until|till|by|from|during|of|before|after|early|late|mid|year|"
+            r"between|and|to|through|the|for)\s+|\b(?:pre|post|mid)-|\()(?P<yr>(?:19|20)\d\d)\b(?!,\d)"
+        ),
+        "year",
+    ),
     (re.compile(r"\b(?P<yr>(?:19|20)\d\d)\b(?![,.]\d)(?!\s*(?:%|per))"), "year-bare"),
 ]
 
@@ -545,9 +1707,15 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
                     value = f"{groups['yr']}-{value}"
                 precision = "day"
             elif form == "my":
-                value, precision = f"{groups['yr']}-{_MONTHS[groups['mon'].lower().rstrip('.')]:02d}", "month"
+                value, precision = (
+                    f"{groups['yr']}-{_MONTHS[groups['mon'].lower().rstrip('.')]:02d}",
+                    "month",
+                )
             elif form == "m":
-                value, precision = f"month {_MONTHS[groups['mon'].lower().rstrip('.')]:02d}", "month"
+                value, precision = (
+                    f"month {_MONTHS[groups['mon'].lower().rstrip('.')]:02d}",
+                    "month",
+                )
             elif form == "wd":
                 value, precision, relative = groups["wd"].lower(), "weekday", "yes"
             elif form == "rel-count":
@@ -567,13 +1735,21 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
             elif form == "rel-unit":
                 unit = groups["unit"].lower()
                 phrase = re.sub(r"\s+", " ", groups["phrase"].lower()).strip()
-                phrase = phrase.replace(" in the", "").replace(" in this", " this").replace(" on the", "")
+                phrase = (
+                    phrase.replace(" in the", "")
+                    .replace(" in this", " this")
+                    .replace(" on the", "")
+                )
                 value = f"{phrase} {unit}"
                 precision, relative = _UNIT_PRECISION.get(unit, "vague-relative"), "yes"
             elif form == "rel-day":
                 value, precision, relative = groups["word"].lower(), "day", "yes"
             elif form == "rel-vague":
-                value, precision, relative = re.sub(r"\s+", " ", groups["word"].lower()), "vague-relative", "yes"
+                value, precision, relative = (
+                    re.sub(r"\s+", " ", groups["word"].lower()),
+                    "vague-relative",
+                    "yes",
+                )
             elif form == "decade":
                 value, precision = f"{groups['dec']}s", "decade"
             elif form == "year":
@@ -584,12 +1760,28 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
             elif form == "year-bare":
                 # a bare four-digit number is a year unless a plural noun follows ("2000 prisoners")
                 nxt = re.match(r"\s+([a-z]+)", text[end : end + 30])
-                if nxt and nxt.group(1).endswith("s") and nxt.group(1) not in _STOP_WORDS:
+                if (
+                    nxt
+                    and nxt.group(1).endswith("s")
+                    and nxt.group(1) not in _STOP_WORDS
+                ):
                     continue
-                if text[max(0, start - 1) : start] in ("$", "£", "€") or re.match(r"[-–]\w", text[end : end + 2]):
+                if text[max(0, start - 1) : start] in ("$", "£", "€") or re.match(
+                    r"[-–]\w", text[end : end + 2]
+                ):
                     continue
                 value, precision = groups["yr"], "year"
-            out.append(_fact("date", text, start, end, value, precision=precision, relative=relative))
+            out.append(
+                _fact(
+                    "date",
+                    text,
+                    start,
+                    end,
+                    value,
+                    precision=precision,
+                    relative=relative,
+                )
+            )
             claims.take(start, end)
     return out
 
@@ -605,13 +1797,18 @@ _NUMBER_PREFIX_RE = re.compile(
     r"(?P<cur>US\$|[$£€¥]|\b(?:USD|GBP|EUR)\s?)?$"
 )
 _NUMBER_WORD_STARTS = frozenset(
-    list(_UNITS_WORDS) + list(_TENS_WORDS) + ["a", "hundred", "thousand", "million", "billion"]
+    list(_UNITS_WORDS)
+    + list(_TENS_WORDS)
+    + ["a", "hundred", "thousand", "million", "billion"]
 )
 _NUMBER_TRIGGER_RE = re.compile(r"\d+|[A-Za-z]+")
 _NUMBER_RE = re.compile(
     r"(?P<num>" + _DIGITS_RE + r"|(?i:" + _NUMWORD_RE + r"\b))"
-    r"(?:(?P<rsep>\s*[-–—]\s*|\s+(?:to|and)\s+)(?P<cur2>[$£€¥])?(?P<num2>" + _DIGITS_RE + r"|(?i:"
-    + _NUMWORD_RE + r"\b)))?"
+    r"(?:(?P<rsep>\s*[-–—]\s*|\s+(?:to|and)\s+)(?P<cur2>[$£€¥])?(?P<num2>"
+    + _DIGITS_RE
+    + r"|(?i:"
+    + _NUMWORD_RE
+    + r"\b)))?"
     r"(?P<mag>\s*(?:bn|mn|m|k|tn)\b|\s+(?i:hundred|thousand|million|billion|trillion)\b)?"
     r"(?P<pct>\s*%|\s+(?i:per\s?cent|percent)\b)?"
     r"(?P<hunit>-(?!\d)[a-z]+)?"
@@ -634,11 +1831,12 @@ def _noun_after(text: str, pos: int, max_words: int = 3) -> tuple[str, list[str]
             break
         word = m.group(1)
         low = _fold(word).strip("'")
-        if low.endswith("'s"):
-            low = low[:-2]
+        low = low.removesuffix("'s")
         if low in _STOP_WORDS:
             break
-        if run and (low.endswith(("ed", "ly")) or (low.endswith("ing") and len(low) > 5)):
+        if run and (
+            low.endswith(("ed", "ly")) or (low.endswith("ing") and len(low) > 5)
+        ):
             break
         if not run and low.endswith("ly"):
             break
@@ -646,7 +1844,11 @@ def _noun_after(text: str, pos: int, max_words: int = 3) -> tuple[str, list[str]
         cursor = m.end()
         if word.endswith(("'s", "\u2019s")):
             break
-        if word[0].islower() and low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        if (
+            word[0].islower()
+            and low.endswith("s")
+            and not low.endswith(("ss", "us", "is"))
+        ):
             break  # the counted noun is plural: "2,000 Palestinian prisoners | held by"
     if not run:
         return "", [], pos
@@ -675,11 +1877,17 @@ def _number_matches(text: str) -> Iterable[tuple[re.Match[str], re.Match[str]]]:
             continue
         tok = trig.group(0)
         if tok[0].isdigit():
-            if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] in "_" or (text[pos - 1] in ",." and pos > 1 and text[pos - 2].isdigit())):
+            if pos > 0 and (
+                text[pos - 1].isalnum()
+                or text[pos - 1] in "_"
+                or (text[pos - 1] in ",." and pos > 1 and text[pos - 2].isdigit())
+            ):
                 continue
         else:
             low = tok.lower()
-            if low not in _NUMBER_WORD_STARTS or (pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "-")):
+            if low not in _NUMBER_WORD_STARTS or (
+                pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "-")
+            ):
                 continue
         m = _NUMBER_RE.match(text, pos)
         if m is None:
@@ -695,7 +1903,11 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
     for p, m in _number_matches(text):
         g = {**p.groupdict(), **m.groupdict()}
         num_text = g["num"]
-        start = p.start("hedge") if g["hedge"] else (p.start("cur") if g["cur"] else m.start("num"))
+        start = (
+            p.start("hedge")
+            if g["hedge"]
+            else (p.start("cur") if g["cur"] else m.start("num"))
+        )
         if g["between"] and not g["hedge"]:
             start = p.start("between")
         end = m.end()
@@ -706,12 +1918,34 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
             before = text[max(0, m.start("num") - 12) : m.start("num")].lower().split()
             after = text[m.end("num") : m.end("num") + 12].lower().split()
             if low == "one" and (
-                (before and before[-1] in ("no", "any", "every", "each", "the", "this", "that", "which", "only"))
-                or (after and after[0].strip(",.") in ("of", "another", "or", "thing", "way", "side", "who", "day"))
+                (
+                    before
+                    and before[-1]
+                    in (
+                        "no",
+                        "any",
+                        "every",
+                        "each",
+                        "the",
+                        "this",
+                        "that",
+                        "which",
+                        "only",
+                    )
+                )
+                or (
+                    after
+                    and after[0].strip(",.")
+                    in ("of", "another", "or", "thing", "way", "side", "who", "day")
+                )
                 or not after
             ):
                 continue
-        if num_text[0].isdigit() and text[m.start("num") - 1 : m.start("num")] in ("/", ".", ":"):
+        if num_text[0].isdigit() and text[m.start("num") - 1 : m.start("num")] in (
+            "/",
+            ".",
+            ":",
+        ):
             continue
         if re.match(r"[:/]\d", text[m.end("num") : m.end("num") + 2]):
             continue  # times and fractions such as 10:30, 3/4
@@ -731,8 +1965,11 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
         value *= factor
         if value2 is not None:
             value2 *= factor
-        currency = _CURRENCY_SYMBOLS.get((g["cur"] or g["cur2"] or "").strip().lower(), "")
-        unit, modifiers, unit_end = "", [], end
+        currency = _CURRENCY_SYMBOLS.get(
+            (g["cur"] or g["cur2"] or "").strip().lower(), ""
+        )
+        modifiers: list[str] = []
+        unit, unit_end = "", end
         if g["pct"]:
             unit = "%"
         elif g["hunit"]:
@@ -757,7 +1994,11 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
         number = _fmt_number(value)
         if value2 is not None:
             number = f"{number}-{_fmt_number(value2)}"
-        kind_detail = "percent" if unit == "%" else ("money" if currency else "range" if value2 is not None else "count")
+        kind_detail = (
+            "percent"
+            if unit == "%"
+            else ("money" if currency else "range" if value2 is not None else "count")
+        )
         if unit == "%":
             val = f"{number}%"
         elif currency:
@@ -765,24 +2006,56 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
         else:
             val = " ".join(x for x in (number, *modifiers, unit) if x)
         out.append(
-            _fact("number", text, start, end, val, hedge=hedge, hedge_words=hedge_words, unit=unit,
-                  modifiers=" ".join(modifiers), number=number, currency=currency, type=kind_detail)  # fmt: skip
+            _fact(
+                "number",
+                text,
+                start,
+                end,
+                val,
+                hedge=hedge,
+                hedge_words=hedge_words,
+                unit=unit,
+                modifiers=" ".join(modifiers),
+                number=number,
+                currency=currency,
+                type=kind_detail,
+            )
         )
         claims.take(start, end)
     for m in _ORDINAL_RE.finditer(text):
         if not claims.free(m.start(), m.end()):
             continue
-        n = int(m.group("num")) if m.group("num") else _ORDINAL_WORDS[m.group("word").lower()]
-        before = text[max(0, m.start() - 4) : m.start()].lower()
-        if m.group("word") and before.endswith("at "):
+        n = (
+            int(m.group("num"))
+            if m.group("num")
+            else _ORDINAL_WORDS[m.group("word").lower()]
+        )
+        preceding = text[max(0, m.start() - 4) : m.start()].lower()
+        if m.group("word") and preceding.endswith("at "):
             continue  # "at first"
-        if m.group("word") and m.group("word")[0].isupper() and not _sentence_start(text, m.start()):
+        if (
+            m.group("word")
+            and m.group("word")[0].isupper()
+            and not _sentence_start(text, m.start())
+        ):
             continue  # "the Fourth Geneva Convention": part of a name
         unit, modifiers, end = _noun_after(text, m.end(), max_words=2)
         if m.group("word") and not unit:
             continue
         val = " ".join(x for x in (f"ordinal {n}", *modifiers, unit) if x)
-        out.append(_fact("number", text, m.start(), end, val, hedge="exact", unit=unit, number=str(n), type="ordinal"))
+        out.append(
+            _fact(
+                "number",
+                text,
+                m.start(),
+                end,
+                val,
+                hedge="exact",
+                unit=unit,
+                number=str(n),
+                type="ordinal",
+            )
+        )
         claims.take(m.start(), end)
     return out
 
@@ -793,10 +2066,16 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
 
 _QUOTE_MARKS = re.compile(r"[\u201c\u201d\"\u201e]")
 _SPEAKER_AFTER_PRONOUN = re.compile(
-    r"^[\s,]*(?:-\s*)?(?P<who>he|she|they|we|it|I)\s+(?:" + _PERSON_VERBS + r"|(?:later\s+)?" + _PERSON_VERBS + r")\b"
+    r"^[\s,]*(?:-\s*)?(?P<who>he|she|they|we|it|I)\s+(?:"
+    + _PERSON_VERBS
+    + r"|(?:later\s+)?"
+    + _PERSON_VERBS
+    + r")\b"
 )
 _SPEAKER_AFTER_VERB_NAME = re.compile(
-    r"^[\s,]*" + _PERSON_VERBS + r"\s+(?P<who>(?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*){1,5})"
+    r"^[\s,]*"
+    + _PERSON_VERBS
+    + r"\s+(?P<who>(?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*){1,5})"
 )
 _SPEAKER_VERB = re.compile(r"\b" + _PERSON_VERBS + r"\b|\baccording\s+to\b")
 _SPEAKER_BEFORE = re.compile(
@@ -804,7 +2083,9 @@ _SPEAKER_BEFORE = re.compile(
     + _PERSON_VERBS
     + r"(?:\s+[\w ]{0,30}?)?\s*[:,]\s*$"
 )
-_CAP_RUN_END = re.compile(r"((?:[A-Z][\w'\u2019./-]*)(?:\s+(?:[A-Z][\w'\u2019./-]*|al-\w+|bin|de|van|von))*)\s*$")
+_CAP_RUN_END = re.compile(
+    r"((?:[A-Z][\w'\u2019./-]*)(?:\s+(?:[A-Z][\w'\u2019./-]*|al-\w+|bin|de|van|von))*)\s*$"
+)
 
 
 def _quote_marks(text: str) -> list[tuple[int, str]]:
@@ -847,7 +2128,9 @@ def _speaker(text: str, start: int, end: int, window: int) -> str:
     if verb:
         if verb.group(0).lower().startswith("according"):
             rest = _CAP_RUN_END.match(after[verb.end() :].strip() + " ")
-            found = re.match(r"\s*((?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*)+)", after[verb.end() :])
+            found = re.match(
+                r"\s*((?:the\s+)?(?:[A-Z][\w'\u2019./-]*\s*)+)", after[verb.end() :]
+            )
             if found:
                 return found.group(1).strip().rstrip(",.")
             del rest
@@ -859,7 +2142,12 @@ def _speaker(text: str, start: int, end: int, window: int) -> str:
             if subject and len(subject.split()) <= 5:
                 return subject
     before = text[max(0, start - window) : start]
-    cut = max(before.rfind(". "), before.rfind("\n"), before.rfind("\u201d"), before.rfind('"'))
+    cut = max(
+        before.rfind(". "),
+        before.rfind("\n"),
+        before.rfind("\u201d"),
+        before.rfind('"'),
+    )
     before = before[cut + 1 :] if cut >= 0 else before
     m = _SPEAKER_BEFORE.search(before)
     if m:
@@ -874,7 +2162,11 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
     open_at: int | None = None
     for pos, kind in _quote_marks(text):
         if kind == "open":
-            if open_at is not None and _at_paragraph_start(text, pos) and "\n" in text[open_at:pos]:
+            if (
+                open_at is not None
+                and _at_paragraph_start(text, pos)
+                and "\n" in text[open_at:pos]
+            ):
                 continue  # a quote running on into the next paragraph re-opens with a mark
             open_at = pos
             continue
@@ -885,7 +2177,9 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
         open_at = None
         # a multi-paragraph quote must re-open at each paragraph break
         ok = all(
-            part.lstrip()[:1] in ("\u201c", '"', "\u201e") for part in inner.split("\n")[1:] if part.strip()
+            part.lstrip()[:1] in ("\u201c", '"', "\u201e")
+            for part in inner.split("\n")[1:]
+            if part.strip()
         )
         if not ok:
             continue
@@ -894,7 +2188,17 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
             continue
         speaker = _speaker(text, start, end, settings.speaker_window_chars)
         paragraphs = str(inner.count("\n") + 1) if "\n" in inner else ""
-        out.append(_fact("quote", text, start, end, " ".join(words), speaker=speaker, paragraphs=paragraphs))
+        out.append(
+            _fact(
+                "quote",
+                text,
+                start,
+                end,
+                " ".join(words),
+                speaker=speaker,
+                paragraphs=paragraphs,
+            )
+        )
     return out
 
 
@@ -904,8 +2208,11 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
 
 _CAP_TOKEN = r"(?:(?:[A-Z]\.){2,}|(?:[A-Z][a-z]?\.(?=\s+[A-Z]))|(?:[Aa]l|[Ee]l)-[A-Z][\w\u2019']*|[A-Z][\w\u2019'&]*(?:-[A-Za-z][\w\u2019']*)*)"
 _NAME_RUN_RE = re.compile(
-    r"(?<![\w\u2019'.-])" + _CAP_TOKEN + r"(?:(?:[ \t]+|[ \t]+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)[ \t]+)+)"
-    + _CAP_TOKEN + r")*"
+    r"(?<![\w\u2019'.-])"
+    + _CAP_TOKEN
+    + r"(?:(?:[ \t]+|[ \t]+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)[ \t]+)+)"
+    + _CAP_TOKEN
+    + r")*"
 )
 _TITLE_LINE_MIN_WORDS = 3
 
@@ -916,9 +2223,32 @@ def _title_case_lines(text: str) -> list[tuple[int, int]]:
     pos = 0
     for line in text.split("\n"):
         words = re.findall(r"[A-Za-z][\w'\u2019-]*", line)
-        content = [w for w in words if w.lower() not in ("a", "an", "the", "of", "in", "on", "for", "and", "to",
-                                                         "at", "by", "with", "from", "or")]  # fmt: skip
-        if len(words) >= _TITLE_LINE_MIN_WORDS and content and not re.search(r"[.!?][\"\u201d]?\s*$", line.strip()):
+        content = [
+            w
+            for w in words
+            if w.lower()
+            not in (
+                "a",
+                "an",
+                "the",
+                "of",
+                "in",
+                "on",
+                "for",
+                "and",
+                "to",
+                "at",
+                "by",
+                "with",
+                "from",
+                "or",
+            )
+        ]
+        if (
+            len(words) >= _TITLE_LINE_MIN_WORDS
+            and content
+            and not re.search(r"[.!?][\"\u201d]?\s*$", line.strip())
+        ):
             caps = sum(1 for w in content if w[0].isupper())
             if caps / len(content) >= 0.75:
                 spans.append((pos, pos + len(line)))
@@ -960,12 +2290,16 @@ def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
         return "person"
     if value in _KNOWN_PLACES or _fold(core) in _KNOWN_PLACES:
         return "place"
-    if any(t in _ORG_WORDS for t in low_tokens) or (len(tokens) == 1 and core.isupper() and len(core) >= 2):
+    if any(t in _ORG_WORDS for t in low_tokens) or (
+        len(tokens) == 1 and core.isupper() and len(core) >= 2
+    ):
         return "org"
     if any(t in _PLACE_WORDS for t in low_tokens[1:]):
         return "place"
     after = text[end : end + 30]
-    if len(tokens) >= 2 and re.match(r"[ \t]*,?[ \t]*(?:\w+[ \t]+)?" + _PERSON_VERBS + r"\b", after):
+    if len(tokens) >= 2 and re.match(
+        r"[ \t]*,?[ \t]*(?:\w+[ \t]+)?" + _PERSON_VERBS + r"\b", after
+    ):
         return "person"
     before = text[max(0, start - 6) : start].lower()
     if re.search(r"\b(?:in|to|from|near)\s+$", before) and len(tokens) <= 2:
@@ -980,10 +2314,14 @@ def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
 
 
 def _name_facts_from_spans(
-    text: str, spans: Iterable[tuple[int, int, str]], headline_spans: list[tuple[int, int]]
+    text: str,
+    spans: Iterable[tuple[int, int, str]],
+    headline_spans: list[tuple[int, int]],
 ) -> list[Fact]:
     """Turn candidate name spans (start, end, kind hint) into name facts: trim, split titles, classify."""
     lower_words = set(re.findall(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*", text))
+    # capitalised words seen in the middle of a sentence (names recur there; "Figures" does not)
+    mid_caps = set(re.findall(r"(?<=[a-z,;] )([A-Z][\w'\u2019-]*)", text))
     out: list[Fact] = []
     for start, end, hint in spans:
         if any(s <= start < e for s, e in headline_spans):
@@ -993,18 +2331,33 @@ def _name_facts_from_spans(
         tokens = list(re.finditer(r"\S+", chunk))
         # "West Bank-based Palestinian Authority": the compound adjective ends a name, not starts one
         for k, tok in enumerate(tokens):
-            if re.search(r"-(?:based|backed|led|born|funded|owned|run|style|made|bound|linked|allied)$", tok.group(0)):
+            if re.search(
+                r"-(?:based|backed|led|born|funded|owned|run|style|made|bound|linked|allied)$",
+                tok.group(0),
+            ):
                 tokens = tokens[k + 1 :]
                 break
         # leading common words, and a sentence-initial word the text also uses in lower case
         while tokens:
             low = _bare(tokens[0].group(0))
-            if low in _COMMON_CAPS or low in _WEEKDAYS or (low in _MONTHS and len(low) > 3) or low in _CONNECTORS:
+            if (
+                low in _COMMON_CAPS
+                or low in _WEEKDAYS
+                or (low in _MONTHS and len(low) > 3)
+                or low in _CONNECTORS
+            ):
                 tokens.pop(0)
                 continue
             if (
                 len(tokens) == 1
-                and low in lower_words
+                and (
+                    low in lower_words
+                    or (low.endswith("ing") and len(low) > 5)
+                    or (
+                        tokens[0].group(0) not in mid_caps
+                        and low.endswith(("s", "ly", "ed", "ate", "ics"))
+                    )
+                )
                 and low not in _KNOWN_PLACES
                 and not hint
                 and _sentence_start(text, start + tokens[0].start())
@@ -1016,38 +2369,70 @@ def _name_facts_from_spans(
         k = 0
         while k < len(tokens) - 1:
             low = _bare(tokens[k].group(0))
-            if low in _TITLE_WORDS or low in ("us", "uk", "eu", "un") or (low.endswith(_DEMONYM_END) and low not in _KNOWN_PLACES):
+            if (
+                low in _TITLE_WORDS
+                or low in ("us", "uk", "eu", "un")
+                or (low.endswith(_DEMONYM_END) and low not in _KNOWN_PLACES)
+            ):
                 k += 1
                 continue
             break
         title_tokens = [t.group(0) for t in tokens[:k]]
-        if any(_bare(t) in _PERSON_TITLES for t in title_tokens):
+        if any(_bare(t) in _PERSON_TITLES for t in title_tokens) and not any(
+            _bare(t.group(0)) in _ORG_WORDS for t in tokens[k:]
+        ):
             tokens = tokens[k:]
         else:
             title_tokens = []
         while tokens and _bare(tokens[-1].group(0)) in _CONNECTORS:
             tokens.pop()
-        if not tokens:
+        if not tokens or re.search(r"['\u2019](?:m|ve|ll|d|re)$", tokens[0].group(0)):
             continue
+        # "Nestor Kirchner of Argentina": a person, then where from
+        lows = [_bare(t.group(0)) for t in tokens]
+        if "of" in lows[2:-1] and not any(
+            w in _ORG_WORDS or w in _PLACE_WORDS for w in lows
+        ):
+            cut = lows.index("of", 2)
+            if " ".join(lows[cut + 1 :]) in _KNOWN_PLACES:
+                tokens = tokens[:cut]
         s = start + tokens[0].start()
         e = start + tokens[-1].end()
         core = text[s:e]
         low_core = _bare(core)
-        if all(_bare(t.group(0)) in _TITLE_WORDS for t in tokens) or low_core in _COMMON_CAPS:
+        if low_core in _COMMON_CAPS or all(
+            _bare(t.group(0)) in _TITLE_WORDS or _bare(t.group(0)) in _GROUP_WORDS
+            for t in tokens
+        ):
             continue
-        if low_core in _MONTHS or low_core in _WEEKDAYS or low_core in _GROUP_WORDS or len(core) < 2:
+        if (
+            low_core in _MONTHS
+            or low_core in _WEEKDAYS
+            or low_core in _GROUP_WORDS
+            or len(core) < 2
+        ):
             continue
-        if len(tokens) == 1 and low_core.rstrip("s").endswith(_DEMONYM_END) and low_core not in _KNOWN_PLACES:
+        if (
+            len(tokens) == 1
+            and low_core.rstrip("s").endswith(_DEMONYM_END)
+            and low_core not in _KNOWN_PLACES
+        ):
             continue  # "Egyptian mediators", "Palestinians": groups, not names
         title = " ".join(title_tokens) or _title_before(text, s)
-        kind = "person" if title or hint == "person" else (hint or _classify(core, title, text, s, e))
+        kind = (
+            "person"
+            if title or hint == "person"
+            else (hint or _classify(core, title, text, s, e))
+        )
         acronym = ""
         m = re.match(r"\s*\(([A-Z][A-Z.&-]{1,9})\)", text[e : e + 14])
         if m and len(tokens) > 1:
             acronym = m.group(1).replace(".", "")
             if kind in ("name", "person"):
                 kind = "org"
-        out.append(_fact(kind, text, s, e, _entity_value(core), title=title, acronym=acronym))
+        out.append(
+            _fact(kind, text, s, e, _entity_value(core), title=title, acronym=acronym)
+        )
     return out
 
 
@@ -1064,7 +2449,13 @@ def _rule_name_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-_SPACY_KINDS = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FAC": "place"}
+_SPACY_KINDS = {
+    "PERSON": "person",
+    "ORG": "org",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+}
 
 
 @functools.lru_cache(maxsize=4)
@@ -1078,7 +2469,7 @@ def _load_spacy(models: tuple[str, ...]) -> object:
             return nlp
         except ImportError as exc:  # not installed: try the next one
             errors.append(f"{name}: {exc}")
-        except Exception as exc:  # a broken install is a model error, not a bug of ours
+        except Exception as exc:  # noqa: BLE001 - a broken install is a model error, not a bug of ours
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
     raise ModelError(
         "no spaCy English pipeline could be loaded (" + "; ".join(errors) + "); "
@@ -1086,7 +2477,9 @@ def _load_spacy(models: tuple[str, ...]) -> object:
     )
 
 
-def _spacy_name_spans(text: str, settings: FactSettings) -> list[tuple[int, int, str]] | None:
+def _spacy_name_spans(
+    text: str, settings: FactSettings
+) -> list[tuple[int, int, str]] | None:
     try:
         nlp = _load_spacy(settings.spacy_models)
     except ModelError:
@@ -1132,8 +2525,7 @@ def _names(text: str, settings: FactSettings, claims: _Claims) -> list[Fact]:
 def _entity_value(name: str) -> str:
     value = _fold(name).replace(".", "").replace("'", "")
     value = re.sub(r"\s+", " ", value).strip()
-    if value.startswith("the "):
-        value = value[4:]
+    value = value.removeprefix("the ")
     return _ALIASES.get(value, value)
 
 
@@ -1198,7 +2590,11 @@ def _group(kind: str) -> str:
 
 
 def _initials(value: str) -> str:
-    return "".join(w[0] for w in value.split() if w not in ("of", "the", "for", "and", "de", "&") and w)
+    return "".join(
+        w[0]
+        for w in value.split()
+        if w not in ("of", "the", "for", "and", "de", "&") and w
+    )
 
 
 def _same_entity(a: Fact, b: Fact) -> bool:
@@ -1217,11 +2613,22 @@ def _same_entity(a: Fact, b: Fact) -> bool:
     # surname-only mention of a person ("Dar" = "Ishaq Dar"); "Trump" = "Donald Trump"
     short, long_ = (ta, tb) if len(ta) < len(tb) else (tb, ta)
     long_kind = b.kind if len(ta) < len(tb) else a.kind
-    if len(short) == 1 and len(long_) >= 2 and long_kind in ("person", "name") and short[0] == long_[-1]:
+    if (
+        len(short) == 1
+        and len(long_) >= 2
+        and long_kind in ("person", "name")
+        and short[0] == long_[-1]
+    ):
         return True
-    if len(short) >= 2 and len(long_) > len(short) and long_[-len(short) :] == short and long_kind in ("person", "name"):
+    if (
+        len(short) >= 2
+        and len(long_) > len(short)
+        and long_[-len(short) :] == short
+        and long_kind in ("person", "name")
+    ):
         return True
-    return False
+    # "OIC Council of Foreign Ministers" inside "Extraordinary Session of the OIC Council of Foreign Ministers"
+    return len(short) >= 3 and f" {' '.join(short)} " in f" {' '.join(long_)} "
 
 
 def _skeleton(value: str) -> str:
@@ -1242,7 +2649,13 @@ def _spelling_variant(a: Fact, b: Fact, min_similarity: float) -> bool:
 
 def _number_parts(f: Fact) -> tuple[str, str, frozenset[str], str, str]:
     d = f.detail
-    return d.get("number", ""), d.get("unit", ""), frozenset(d.get("modifiers", "").split()), d.get("hedge", "exact"), d.get("currency", "")
+    return (
+        d.get("number", ""),
+        d.get("unit", ""),
+        frozenset(d.get("modifiers", "").split()),
+        d.get("hedge", "exact"),
+        d.get("currency", ""),
+    )
 
 
 def _units_compatible(a: Fact, b: Fact) -> bool:
@@ -1260,7 +2673,10 @@ def _units_compatible(a: Fact, b: Fact) -> bool:
 def _same_number(a: Fact, b: Fact) -> bool:
     na, _, _, ha, _ = _number_parts(a)
     nb, _, _, hb, _ = _number_parts(b)
-    ordinal_a, ordinal_b = a.detail.get("type") == "ordinal", b.detail.get("type") == "ordinal"
+    ordinal_a, ordinal_b = (
+        a.detail.get("type") == "ordinal",
+        b.detail.get("type") == "ordinal",
+    )
     return na == nb and ha == hb and ordinal_a == ordinal_b and _units_compatible(a, b)
 
 
@@ -1269,7 +2685,11 @@ def _same_date(a: Fact, b: Fact) -> bool:
         return True
     # "January 19" = "January 19, 2025"
     short, long_ = sorted((a.value, b.value), key=len)
-    return bool(re.fullmatch(r"\d\d-\d\d", short)) and long_.endswith("-" + short) and len(long_) == 10
+    return (
+        bool(re.fullmatch(r"\d\d-\d\d", short))
+        and long_.endswith("-" + short)
+        and len(long_) == 10
+    )
 
 
 def _same(a: Fact, b: Fact) -> bool:
@@ -1286,7 +2706,10 @@ def _same(a: Fact, b: Fact) -> bool:
 
 
 def _hedge_change(derivative: Fact, source: Fact) -> str:
-    hd, hs = derivative.detail.get("hedge", "exact"), source.detail.get("hedge", "exact")
+    hd, hs = (
+        derivative.detail.get("hedge", "exact"),
+        source.detail.get("hedge", "exact"),
+    )
     wd = derivative.detail.get("hedge_words") or hd
     ws = source.detail.get("hedge_words") or hs
     sd, ss = _HEDGE_STRENGTH.get(hd, 2), _HEDGE_STRENGTH.get(hs, 2)
@@ -1301,7 +2724,9 @@ def _hedge_change(derivative: Fact, source: Fact) -> str:
     return f"{how}: '{ws}' ({hs}) -> '{wd}' ({hd})"
 
 
-def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings) -> tuple[str, str] | None:
+def _relate(
+    derivative: Fact, source: Fact, linked: bool, settings: FactSettings
+) -> tuple[str, str] | None:
     """How a derivative fact changed from a source fact, or None when they are unrelated.
 
     Changes that need the alignment (value, unit, entity, date) are only tried between linked
@@ -1313,8 +2738,15 @@ def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings
     if group == "number":
         nd, ud, _, hd, cd = _number_parts(derivative)
         ns, us, _, hs, cs = _number_parts(source)
-        if derivative.detail.get("type") == "ordinal" or source.detail.get("type") == "ordinal":
-            if derivative.detail.get("type") != source.detail.get("type") or not linked or ud != us:
+        if (
+            derivative.detail.get("type") == "ordinal"
+            or source.detail.get("type") == "ordinal"
+        ):
+            if (
+                derivative.detail.get("type") != source.detail.get("type")
+                or not linked
+                or ud != us
+            ):
                 return None
             return "value", f"{source.text} -> {derivative.text}"
         if nd == ns and _units_compatible(derivative, source) and hd != hs:
@@ -1324,7 +2756,10 @@ def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings
         if nd == ns and not _units_compatible(derivative, source):
             return "unit", f"unit '{cs or us}' -> '{cd or ud}'"
         if nd != ns and ud and ud == us and cd == cs:
-            return "value", f"{source.detail.get('number')} -> {derivative.detail.get('number')} {ud}".strip()
+            return (
+                "value",
+                f"{source.detail.get('number')} -> {derivative.detail.get('number')} {ud}".strip(),
+            )
         return None
     if group == "date":
         if not linked:
@@ -1332,9 +2767,15 @@ def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings
         rd = _PRECISION_RANK.get(derivative.detail.get("precision", ""), 0)
         rs = _PRECISION_RANK.get(source.detail.get("precision", ""), 0)
         if rd < rs:
-            return "date-precision", f"vaguer: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})"
+            return (
+                "date-precision",
+                f"vaguer: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})",
+            )
         if rd > rs:
-            return "date-precision", f"more precise: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})"
+            return (
+                "date-precision",
+                f"more precise: '{source.text}' ({source.detail.get('precision')}) -> '{derivative.text}' ({derivative.detail.get('precision')})",
+            )
         return "value", f"'{source.text}' -> '{derivative.text}'"
     if group == "name":
         if _spelling_variant(derivative, source, settings.spelling_min_similarity):
@@ -1352,7 +2793,14 @@ def _relate(derivative: Fact, source: Fact, linked: bool, settings: FactSettings
     return None
 
 
-_CHANGE_PREFERENCE = {"spelling": 0, "hedge": 1, "unit": 2, "value": 3, "date-precision": 3, "entity": 4}
+_CHANGE_PREFERENCE = {
+    "spelling": 0,
+    "hedge": 1,
+    "unit": 2,
+    "value": 3,
+    "date-precision": 3,
+    "entity": 4,
+}
 
 
 def _sentence_index(starts: list[int], pos: int) -> int:
@@ -1365,7 +2813,11 @@ def _word_diff(quote: list[str], source: list[str], max_chars: int) -> str:
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             seg = source[i1:i2]
-            parts.append(" ".join(seg) if len(seg) <= 6 else " ".join(seg[:3] + ["..."] + seg[-3:]))
+            parts.append(
+                " ".join(seg)
+                if len(seg) <= 6
+                else " ".join(seg[:3] + ["..."] + seg[-3:])
+            )
         else:
             if i2 > i1:
                 parts.append("[-" + " ".join(source[i1:i2]) + "-]")
@@ -1379,7 +2831,9 @@ def _content_weight(word: str) -> float:
     return 0.3 if word in _STOP_WORDS else 1.0
 
 
-def _best_passage(quote: list[str], passages: Sequence[list[str]]) -> tuple[float, int, tuple[int, int]]:
+def _best_passage(
+    quote: list[str], passages: Sequence[list[str]]
+) -> tuple[float, int, tuple[int, int]]:
     """The source passage that matches most of a quote's words in order: (score, index, window)."""
     best = (0.0, -1, (0, 0))
     total = sum(_content_weight(w) for w in quote) or 1.0
@@ -1415,13 +2869,20 @@ def _diff_quotes(
     used: set[int] = set()
     for q in d_quotes:
         words = q.value.split()
-        holder = next((i for i, sq in enumerate(s_quotes) if f" {q.value} " in f" {sq.value} "), None)
+        holder = next(
+            (i for i, sq in enumerate(s_quotes) if f" {q.value} " in f" {sq.value} "),
+            None,
+        )
         speaker = f"; speaker: {q.detail['speaker']}" if q.detail.get("speaker") else ""
         if holder is not None or f" {q.value} " in source_words:
             src = s_quotes[holder] if holder is not None else None
             if holder is not None:
                 used.add(holder)
-                where = "verbatim" if s_quotes[holder].value == q.value else "verbatim (part of a longer source quote)"
+                where = (
+                    "verbatim"
+                    if s_quotes[holder].value == q.value
+                    else "verbatim (part of a longer source quote)"
+                )
             else:
                 where = "verbatim (the words are in the source, but not as a quotation)"
             out.append(FactChange("quote", "kept", q, src, None, where + speaker))
@@ -1433,21 +2894,55 @@ def _diff_quotes(
                 used.add(idx)
             else:
                 s, e = source_sentences[idx - len(s_quotes)]
-                inner = next((i for i, sq in enumerate(s_quotes) if sq.span.start < e and sq.span.end > s), None)
+                inner = next(
+                    (
+                        i
+                        for i, sq in enumerate(s_quotes)
+                        if sq.span.start < e and sq.span.end > s
+                    ),
+                    None,
+                )
                 if inner is not None:
                     used.add(inner)
                     src = s_quotes[inner]
             aligned = passages[idx][window[0] : window[1]]
             diff = _word_diff(words, aligned, settings.max_detail_chars)
-            out.append(FactChange("quote", "changed", q, src, "quote-altered",
-                                  f"{score:.0%} of the words match a source passage: {diff}{speaker}"))  # fmt: skip
+            out.append(
+                FactChange(
+                    "quote",
+                    "changed",
+                    q,
+                    src,
+                    "quote-altered",
+                    f"{score:.0%} of the words match a source passage: {diff}{speaker}",
+                )
+            )
             continue
-        out.append(FactChange("quote", "added", q, None, "quote-not-found",
-                              f"not in the source (best passage matches {score:.0%} of the words): possibly invented{speaker}"))  # fmt: skip
+        out.append(
+            FactChange(
+                "quote",
+                "added",
+                q,
+                None,
+                "quote-not-found",
+                f"not in the source (best passage matches {score:.0%} of the words): possibly invented{speaker}",
+            )
+        )
     for i, sq in enumerate(s_quotes):
         if i not in used:
-            speaker = f"; speaker: {sq.detail['speaker']}" if sq.detail.get("speaker") else ""
-            out.append(FactChange("quote", "dropped", None, sq, None, "source quotation not used by the rewrite" + speaker))
+            speaker = (
+                f"; speaker: {sq.detail['speaker']}" if sq.detail.get("speaker") else ""
+            )
+            out.append(
+                FactChange(
+                    "quote",
+                    "dropped",
+                    None,
+                    sq,
+                    None,
+                    "source quotation not used by the rewrite" + speaker,
+                )
+            )
     return out
 
 
@@ -1503,8 +2998,16 @@ def diff_facts(
         seg = sentences[_sentence_index(starts, fact.span.start)]
         return getattr(seg, "role", "body") not in settings.skip_roles
 
-    d_facts = [f for f in extract_facts(derivative_text, settings) if keep(f, d_starts, d_sentences)]
-    s_facts = [f for f in extract_facts(source_text, settings) if keep(f, s_starts, s_sentences)]
+    d_facts = [
+        f
+        for f in extract_facts(derivative_text, settings)
+        if keep(f, d_starts, d_sentences)
+    ]
+    s_facts = [
+        f
+        for f in extract_facts(source_text, settings)
+        if keep(f, s_starts, s_sentences)
+    ]
     linked: dict[int, set[int]] = {}
     for link in links:
         linked.setdefault(link.derivative, set()).update(link.sources)
@@ -1518,7 +3021,9 @@ def diff_facts(
     d_sent = [_sentence_index(d_starts, f.span.start) for f in d_rest]
 
     results: list[tuple[int, FactChange]] = []  # (derivative start, change)
-    matched: dict[int, tuple[int, bool]] = {}  # derivative fact -> (source fact, in a linked sentence)
+    matched: dict[
+        int, tuple[int, bool]
+    ] = {}  # derivative fact -> (source fact, in a linked sentence)
     covered: set[int] = set()  # source facts some derivative fact kept or changed
 
     # pass 1: kept — the same fact in the linked sentences, else anywhere in the source
@@ -1527,35 +3032,43 @@ def diff_facts(
         same = [j for j, s in enumerate(s_rest) if _same(d, s)]
         if not same:
             continue
-        in_linked = [j for j in same if s_sent[j] in near]
-        j = (in_linked or same)[0]
-        matched[i] = (j, bool(in_linked))
+        near_hits = [j for j in same if s_sent[j] in near]
+        j = (near_hits or same)[0]
+        matched[i] = (j, bool(near_hits))
         covered.update(same)
 
-    # pass 2: changed — related facts, in the linked sentences first
+    # source sentences that evidently hold a derivative sentence's content: the linked ones plus
+    # those where its other facts were found (rewrites move clauses between sentences)
+    evidence: dict[int, set[int]] = {k: set(v) for k, v in linked.items()}
+    for i, (j, _) in matched.items():
+        evidence.setdefault(d_sent[i], set()).add(s_sent[j])
+
+    # pass 2: changed — related facts; spelling and hedges anywhere, other changes near the evidence
     changed: dict[int, tuple[int, str, str]] = {}
     for i, d in enumerate(d_rest):
         if i in matched:
             continue
-        near = linked.get(d_sent[i], set())
-        best: tuple[int, int, str, str] | None = None
-        for linked_pass in (True, False):
-            for j, s in enumerate(s_rest):
-                if j in covered or (s_sent[j] in near) != linked_pass:
-                    continue
-                rel = _relate(d, s, linked_pass, settings)
-                if rel is None:
-                    continue
-                rank = _CHANGE_PREFERENCE.get(rel[0], 9)
-                if best is None or rank < best[0]:
-                    best = (rank, j, rel[0], rel[1])
-            if best is not None:
-                break
+        near = evidence.get(d_sent[i], set())
+        best: tuple[tuple[int, int], int, str, str] | None = None
+        for j, s in enumerate(s_rest):
+            if j in covered:
+                continue
+            is_near = s_sent[j] in near
+            rel = _relate(d, s, is_near, settings)
+            if rel is None:
+                continue
+            rank = (_CHANGE_PREFERENCE.get(rel[0], 9), 0 if is_near else 1)
+            if best is None or rank < best[0]:
+                best = (rank, j, rel[0], rel[1])
         if best is not None:
             changed[i] = (best[1], best[2], best[3])
             covered.add(best[1])
-            if _group(d.kind) == "name":  # the entity's other mentions are accounted for too
-                covered.update(j for j, s in enumerate(s_rest) if _same(s, s_rest[best[1]]))
+            if (
+                _group(d.kind) == "name"
+            ):  # the entity's other mentions are accounted for too
+                covered.update(
+                    j for j, s in enumerate(s_rest) if _same(s, s_rest[best[1]])
+                )
 
     reported_entities: list[Fact] = []
     for i, d in enumerate(d_rest):
@@ -1566,15 +3079,39 @@ def diff_facts(
         if i in matched:
             j, in_linked = matched[i]
             if settings.include_kept:
-                where = "" if in_linked or not linked else f"found in source sentence {s_sent[j]}, not in the linked ones"
-                results.append((d.span.start, FactChange(d.kind, "kept", d, s_rest[j], None, where)))
+                where = (
+                    ""
+                    if in_linked or not linked
+                    else f"found in source sentence {s_sent[j]}, not in the linked ones"
+                )
+                results.append(
+                    (
+                        d.span.start,
+                        FactChange(d.kind, "kept", d, s_rest[j], None, where),
+                    )
+                )
         elif i in changed:
             j, how, detail = changed[i]
-            results.append((d.span.start, FactChange(d.kind, "changed", d, s_rest[j], how, detail)))
+            results.append(
+                (d.span.start, FactChange(d.kind, "changed", d, s_rest[j], how, detail))
+            )
         else:
-            what = {"number": "number", "date": "date", "identifier": "identifier"}.get(d.kind, "name")
-            results.append((d.span.start, FactChange(d.kind, "added", d, None, None,
-                                                    f"{what} not found anywhere in the source")))  # fmt: skip
+            what = {"number": "number", "date": "date", "identifier": "identifier"}.get(
+                d.kind, "name"
+            )
+            results.append(
+                (
+                    d.span.start,
+                    FactChange(
+                        d.kind,
+                        "added",
+                        d,
+                        None,
+                        None,
+                        f"{what} not found anywhere in the source",
+                    ),
+                )
+            )
 
     dropped_entities: list[Fact] = []
     dropped: list[tuple[int, FactChange]] = []
@@ -1586,10 +3123,16 @@ def diff_facts(
                 continue
             dropped_entities.append(s)
         unused = s_sent[j] not in used_sources
-        where = "in a source sentence the rewrite did not use" if unused else "left out of a sentence the rewrite used"
+        where = (
+            "in a source sentence the rewrite did not use"
+            if unused
+            else "left out of a sentence the rewrite used"
+        )
         if s.kind in ("identifier", "number"):
             where = f"{s.kind} dropped: {where}"
-        dropped.append((s.span.start, FactChange(s.kind, "dropped", None, s, None, where)))
+        dropped.append(
+            (s.span.start, FactChange(s.kind, "dropped", None, s, None, where))
+        )
 
     if "quote" in settings.kinds:
         spans = [(seg.start, seg.end) for seg in s_sentences] or [(0, len(source_text))]

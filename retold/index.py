@@ -248,7 +248,7 @@ class Index:
                 connection.execute("PRAGMA busy_timeout = 10000")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
-                stored_settings = cls._prepare(connection, root, writable, settings or RetrieveSettings())
+                stored_settings = cls._prepare(connection, root, writable, settings)
             except sqlite3.DatabaseError as exc:
                 connection.close()
                 raise StoreError(f"{root}: cannot read {DB_NAME}: {exc}") from exc
@@ -275,7 +275,8 @@ class Index:
 
     @staticmethod
     def _prepare(connection: sqlite3.Connection, root: Path, writable: bool,
-                 settings: RetrieveSettings) -> RetrieveSettings:
+                 requested: RetrieveSettings | None) -> RetrieveSettings:
+        settings = requested or RetrieveSettings()
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and not tables:
@@ -309,7 +310,8 @@ class Index:
                 f"{root}: store schema version {version}, but this retold reads version {SCHEMA_VERSION}; "
                 "re-index into a new store"
             )
-        _check_stored(root, stored, settings)
+        if requested is not None:  # None: open with the store's own feature settings
+            _check_stored(root, stored, requested)
         return RetrieveSettings.from_stored(stored, settings)
 
     def check_settings(self, settings: RetrieveSettings | None) -> RetrieveSettings:

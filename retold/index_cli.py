@@ -5,6 +5,7 @@
     retold index add STORE INPUT... [--batch-size N] [--workers N] [--strict] [--quiet]
     retold index stats STORE [--json]
     retold trace STORE ARTICLE [--limit N] [--compare-top N] [--json] [--html FILE]
+    retold scan STORE [--out DIR] [--json] [--limit-candidates N] [--escalate MODE] [--restart] [--quiet]
 
 ``index add`` creates the store when it does not exist and shows a progress bar on stderr (rate
 and ETA) when stderr is a terminal and ``--quiet`` is not given. Errors (a missing store, a store
@@ -67,6 +68,28 @@ def add_parsers(commands: Any) -> None:
     output.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the full reports")
     trace.add_argument("--encoder", help="sentence encoder for the comparisons: use-m3 (default), none, ...")
     trace.set_defaults(handler=cmd_trace)
+
+    scan = commands.add_parser(
+        "scan", help="find every derivation inside a store: edges and clusters (resumable)",
+        description="Judge every candidate pair of a store once and export the derivation edges and "
+        "clusters. Judgements are stored in the store, so re-running an interrupted scan resumes it.",
+    )
+    scan.add_argument("store", help="the store directory")
+    scan.add_argument("--out", metavar="DIR", help="write edges.{jsonl,csv,parquet}, clusters.json, graph.html "
+                      "and compares/ into DIR")
+    scan.add_argument("--json", action="store_true", help="print clusters and edges as JSON")
+    scan.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N",
+                      help="candidates retrieved per document (default 10)")
+    scan.add_argument("--escalate", choices=("auto", "never", "always"), default="auto",
+                      help="when to run the full semantic compare: auto (uncertain pairs), never, always")
+    scan.add_argument("--workers", type=_positive_int, metavar="N",
+                      help="processes (default: one per CPU, at most 8)")
+    scan.add_argument("--restart", action="store_true", help="forget earlier judgements and scan from scratch")
+    scan.add_argument("--no-compares", action="store_true", help="with --out, skip the compare pages")
+    scan.add_argument("--encoder", help="sentence encoder of the semantic tier: use-m3 (default), none, ...")
+    scan.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                      help="no progress bar or summary")
+    scan.set_defaults(handler=cmd_scan)
 
 
 def _positive_int(value: str) -> int:
@@ -192,6 +215,45 @@ def cmd_trace(args: argparse.Namespace) -> int:
         sys.stdout.write(result.to_json() + "\n")
     elif not args.quiet:
         _render_trace(result, args)
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .compare import Settings
+    from .index import Index
+    from .scan import ScanProgress, ScanSettings, scan
+
+    quiet = bool(getattr(args, "quiet", False))
+    show_bar = not quiet and sys.stderr.isatty()
+    settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
+    scan_settings = ScanSettings(limit_candidates=args.limit_candidates, escalate=args.escalate,
+                                 workers=args.workers)
+    with Index.open(args.store, writable=True) as index:
+        if show_bar:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[pairs]} pairs, {task.fields[edges]} edges"),
+                           TimeElapsedColumn(), console=Console(stderr=True))
+            with bar:
+                task = bar.add_task("scan", total=index.count(), pairs=0, edges=0)
+
+                def update(p: ScanProgress) -> None:
+                    bar.update(task, completed=p.documents_done, pairs=f"{p.pairs_judged:,}",
+                               edges=f"{p.edges_found:,}")
+
+                result = scan(index, settings, progress=update, scan_settings=scan_settings, restart=args.restart)
+        else:
+            result = scan(index, settings, scan_settings=scan_settings, restart=args.restart)
+    if args.out:
+        result.write(args.out, compares=not args.no_compares)
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    if not quiet:
+        print(f"retold: {result.stats.summary()}", file=sys.stderr)
+        if args.out:
+            print(f"retold: wrote {args.out}/graph.html and the edge tables", file=sys.stderr)
     return 0
 
 

@@ -90,8 +90,8 @@ def features(evidence: OrientedEvidence) -> list[float]:
     verbatim = sum(
         len(span) for a in evidence.alignments if a.kind in ("verbatim", "near-verbatim") for span in a.derivative_spans
     )
-    weights = [1.0 for _ in evidence.links]
-    mean_score = sum(link.score for link in evidence.links) / len(weights) if weights else 0.0
+    links = evidence.links
+    mean_score = sum(link.score for link in links) / len(links) if links else 0.0
     return [
         evidence.coverage.derivative,
         evidence.coverage.source,

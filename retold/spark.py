@@ -1,0 +1,96 @@
+"""``python -m retold.spark`` (or ``spark-submit retold/spark.py``): scan a corpus on Spark.
+
+Usage::
+
+    python -m retold.spark news/ feeds/*.jsonl --out out/ --master 'local[8]'
+    spark-submit --master yarn ... retold/spark.py hdfs:///corpus/docs.parquet --out out/ \\
+        --checkpoints hdfs:///tmp/retold-run
+
+Exit status: 0 done, 2 bad input or usage, 1 unexpected failure (traceback with ``-v``).
+See ``docs/spark.md``. This module only parses arguments; the work is
+:func:`retold.engines.spark.run_spark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+STAGE_NAMES = ("documents", "features", "pairs", "judgements", "edges")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m retold.spark",
+        description="Find every derivation in a corpus on Spark: edges.parquet/.jsonl/.csv, clusters.json.",
+    )
+    group = parser.add_argument_group("input and output")
+    group.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="files, folders, glob patterns (text, HTML, JSONL, WARC) or *.parquet of documents")
+    group.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoints in DIR/tmp)")
+    group.add_argument("--checkpoints", metavar="URI", help="stage checkpoints here instead of DIR/tmp")
+    group.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
+    spark = parser.add_argument_group("spark")
+    spark.add_argument("--master", default="local[2]",
+                       help="Spark master when not given by spark-submit (default: local[2])")
+    spark.add_argument("--vector", choices=("broadcast", "off"), default="broadcast",
+                       help="lead-vector neighbours: broadcast the matrix (default) or off")
+    spark.add_argument("--max-bucket-docs", type=int, default=200, metavar="N",
+                       help="LSH buckets above N members pair each member with the next N only")
+    spark.add_argument("--judge-pairs-per-partition", type=int, default=32, metavar="N")
+    spark.add_argument("--shuffle-partitions", type=int, metavar="N")
+    judging = parser.add_argument_group("judging")
+    judging.add_argument("--encoder", default=None, help="sentence encoder (default use-m3; 'none': lexical only)")
+    judging.add_argument("--escalate", choices=("auto", "never", "always"), default="auto")
+    judging.add_argument("--limit-candidates", type=int, default=10, metavar="N")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: info and tracebacks, -vv: debug")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from dataclasses import replace
+
+    from retold.compare import Settings
+    from retold.errors import ConfigError, InputError, RetoldError
+    from retold.retrieve import RetrieveSettings
+    from retold.scan import ScanSettings
+
+    try:
+        from retold.engines.spark import SparkSettings, run_spark
+
+        settings = Settings()
+        retrieve = RetrieveSettings()
+        if args.encoder is not None:
+            settings = settings.with_encoder(args.encoder)
+            retrieve = replace(retrieve, encoder=args.encoder)
+        path = run_spark(
+            args.inputs, args.out, master=args.master, until=args.until, settings=settings,
+            retrieve_settings=retrieve,
+            scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates),
+            spark_settings=SparkSettings(vector=args.vector, max_bucket_docs=args.max_bucket_docs,
+                                         judge_pairs_per_partition=args.judge_pairs_per_partition,
+                                         shuffle_partitions=args.shuffle_partitions),
+            checkpoint_dir=args.checkpoints,
+        )
+    except (InputError, ConfigError) as exc:
+        print(f"retold.spark: error: {exc}", file=sys.stderr)
+        return 2
+    except RetoldError as exc:
+        print(f"retold.spark: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the CLI boundary
+        if args.verbose:
+            raise
+        print(f"retold.spark: error: {type(exc).__name__}: {exc} (run with -v for the traceback)", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,507 @@
+"""The fact diff: exact truth on a small fictional wire story, behaviour on the real seed pair."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from retold.errors import ConfigError, ModelError
+from retold.facts import FactSettings, diff_facts, extract_facts
+from retold.model import Fact, FactChange, Segment, Segmentation, SentenceLink
+
+SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+
+
+# ------------------------------------------------------------------------------------------
+# helpers: a tiny segmenter (lines, then ". ") and hand-made links
+# ------------------------------------------------------------------------------------------
+
+
+def _segment(text: str) -> Segmentation:
+    paragraphs: list[Segment] = []
+    sentences: list[Segment] = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            paragraphs.append(
+                Segment(
+                    "paragraph",
+                    "body",
+                    pos,
+                    pos + len(line),
+                    len(paragraphs),
+                    len(paragraphs),
+                )
+            )
+            offset = 0
+            for part in re.split(r"(?<=\.) ", line):
+                at = line.index(part, offset)
+                if part.strip():
+                    start = pos + at
+                    sentences.append(
+                        Segment(
+                            "sentence",
+                            "body",
+                            start,
+                            start + len(part),
+                            len(sentences),
+                            len(paragraphs) - 1,
+                        )
+                    )
+                offset = at + len(part)
+        pos += len(line) + 1
+    return Segmentation(tuple(paragraphs), tuple(sentences))
+
+
+def _sentence_of(text: str, seg: Segmentation, snippet: str) -> int:
+    at = text.index(snippet)
+    return next(s.index for s in seg.sentences if s.start <= at < s.end)
+
+
+def _links(d_text, d_seg, s_text, s_seg, pairs) -> list[SentenceLink]:
+    return [
+        SentenceLink(
+            _sentence_of(d_text, d_seg, d),
+            tuple(_sentence_of(s_text, s_seg, s) for s in sources),
+            0.8,
+            0.5,
+            0.5,
+        )
+        for d, sources in pairs
+    ]
+
+
+def _values(text: str, kind: str | None = None, **settings) -> list[str]:
+    return [
+        f.value
+        for f in extract_facts(text, FactSettings(**settings))
+        if kind is None or f.kind == kind
+    ]
+
+
+def _one(text: str, kind: str) -> Fact:
+    found = [f for f in extract_facts(text) if f.kind == kind]
+    assert len(found) == 1, found
+    return found[0]
+
+
+# ------------------------------------------------------------------------------------------
+# extraction
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, value, hedge",
+    [
+        ("Officials freed nearly 2,000 prisoners.", "2000 prisoner", "approx"),
+        ("Officials freed nearly 2000 prisoners.", "2000 prisoner", "approx"),
+        ("Over 48,000 people were hurt.", "48000 person", "more-than"),
+        ("More than 90% of homes were hit.", "90%", "more-than"),
+        ("It rose 7 per cent in May.", "7%", "exact"),
+        ("The 42-day truce held.", "42 day", "exact"),
+        ("It is home to 2.4 million inhabitants.", "2400000 inhabitant", "exact"),
+        ("The plan costs $3.5bn.", "USD 3500000000", "exact"),
+        ("Profits reached £600m last quarter.", "GBP 600000000", "exact"),
+        ("They stayed for two months.", "2 month", "exact"),
+        ("At least ten boats sank.", "10 boat", "at-least"),
+        ("Between 10 and 20 people left.", "10-20 person", "exact"),
+        ("The second phase has not begun.", "ordinal 2 phase", "exact"),
+        (
+            "It freed 10 living prisoners held by the group.",
+            "10 live prisoner",
+            "exact",
+        ),
+    ],
+)
+def test_numbers_are_normalised_with_unit_and_hedge(text, value, hedge):
+    fact = _one(text, "number")
+    assert fact.value == value
+    assert fact.detail.get("hedge") == hedge
+    assert text[fact.span.start : fact.span.end] == fact.text
+
+
+@pytest.mark.parametrize(
+    "text, value, precision",
+    [
+        ("A spokesperson spoke on Saturday.", "saturday", "weekday"),
+        ("The truce expired on March 1.", "03-01", "day"),
+        ("It took effect on 19 January.", "01-19", "day"),
+        ("It took effect on January 19, 2025.", "2025-01-19", "day"),
+        ("The plan was ratified earlier in the week.", "earlier week", "week"),
+        ("Trade fell sharply last year.", "last year", "year"),
+        ("The law was passed in 2016.", "2016", "year"),
+        ("It was signed three days after the vote.", "3 day after", "day"),
+        ("Talks began in January.", "month 01", "month"),
+    ],
+)
+def test_dates_have_a_value_and_a_precision(text, value, precision):
+    fact = _one(text, "date")
+    assert (fact.value, fact.detail["precision"]) == (value, precision)
+
+
+def test_names_split_titles_and_tell_kinds():
+    text = "Foreign Minister Ishaq Dar met the Organisation of Islamic Cooperation (OIC) in Jeddah on Monday."
+    names = {
+        f.text: f
+        for f in extract_facts(text)
+        if f.kind in ("person", "org", "place", "name")
+    }
+    assert names["Ishaq Dar"].kind == "person"
+    assert names["Ishaq Dar"].detail["title"] == "Foreign Minister"
+    assert names["Organisation of Islamic Cooperation"].kind == "org"
+    assert names["Organisation of Islamic Cooperation"].detail["acronym"] == "OIC"
+    assert names["Jeddah"].kind == "place"
+    assert "Monday" not in names and "Foreign Minister" not in names
+
+
+def test_quotes_straight_curly_multi_paragraph_with_speakers():
+    text = (
+        '"We will rebuild every house," Brandt told reporters.\n'
+        "\u201cThe sea took our roads,\u201d said Mayor Ines Castell. \u201cIt did not take our will.\n"
+        "\u201cWe ask every neighbour to stay patient,\u201d she added.\n"
+        "It \u201cdoes not meet the expectations\u201d of Washington, spokeswoman Tammy Lyle told reporters."
+    )
+    quotes = [f for f in extract_facts(text) if f.kind == "quote"]
+    assert [q.value for q in quotes] == [
+        "we will rebuild every house",
+        "the sea took our roads",
+        "it did not take our will we ask every neighbour to stay patient",
+        "does not meet the expectations",
+    ]
+    assert [q.detail.get("speaker") for q in quotes] == [
+        "Brandt",
+        "Mayor Ines Castell",
+        "she",
+        "Tammy Lyle",
+    ]
+    assert quotes[2].detail["paragraphs"] == "2"
+
+
+def test_identifiers_are_one_fact_each():
+    text = (
+        "It backed resolution 2735 and Resolutions 2720 (2024) and 2334 (2016), cited Article 2(5) "
+        "and Article 2 (5) of the Charter, and Resolution A/RES/79/232 (2024)."
+    )
+    facts = extract_facts(text)
+    assert [f.value for f in facts if f.kind == "identifier"] == [
+        "resolution 2735",
+        "resolution 2720",
+        "resolution 2334",
+        "article 2(5)",
+        "article 2(5)",
+        "A/RES/79/232",
+    ]
+    # the numbers inside identifiers are not counted or dated again
+    assert not [f for f in facts if f.kind in ("number", "date")]
+
+
+def test_settings_are_validated():
+    with pytest.raises(ConfigError):
+        FactSettings(names="bert")
+    with pytest.raises(ConfigError):
+        FactSettings(kinds=("number", "colour"))
+    with pytest.raises(ConfigError):
+        FactSettings(quote_altered_min=0.0)
+
+
+def test_spacy_names_fail_loudly_only_when_asked_for():
+    missing = ("retold_no_such_pipeline",)
+    with pytest.raises(ModelError):
+        extract_facts(
+            "Ishaq Dar spoke.", FactSettings(names="spacy", spacy_models=missing)
+        )
+    # auto falls back to the rules
+    assert "ishaq dar" in _values(
+        "Foreign Minister Ishaq Dar spoke.", names="auto", spacy_models=missing
+    )
+
+
+def test_spacy_names_when_installed():
+    pytest.importorskip("spacy")
+    settings = FactSettings(names="spacy")
+    try:
+        facts = extract_facts(
+            "Foreign Minister Ishaq Dar flew to Jeddah to meet the Arab League.",
+            settings,
+        )
+    except ModelError:
+        pytest.skip("no spaCy English pipeline installed")
+    kinds = {f.value: f.kind for f in facts}
+    assert kinds.get("ishaq dar") == "person"
+    assert kinds.get("jeddah") == "place"
+
+
+# ------------------------------------------------------------------------------------------
+# the diff, on a fictional wire story and its rewrite
+# ------------------------------------------------------------------------------------------
+
+SOURCE = """Velmora Counts the Cost of the Storm
+
+Velmora's Interior Minister Oskar Brandt said on Tuesday that more than 300 families had been moved from the coast.
+Nearly 2,000 volunteers joined the clean-up, and 10 living survivors were pulled from the rubble.
+The council opened 45 new shelters three days after the flood, citing Resolution 118 (2023).
+"We will rebuild every house on the coast before the winter," Brandt told reporters.
+The Harbour Authority of Velmora (HAV) said repairs would cost $3.5bn and take two years.
+Officials in Karsk reported 12 injuries.
+\u201cThe sea took our roads and our bridges,\u201d said Mayor Ines Castell. \u201cIt did not take our will.
+\u201cWe ask every neighbour to stay patient while the crews work,\u201d she added.
+"""
+
+DERIVATIVE = """Over 300 families were moved from the coast, Interior Minister Oskar Brandt said on Tuesday.
+Nearly 2000 volunteers joined the clean-up in Vellmora, where 10 live survivors were pulled from the rubble.
+Later that week the council opened about 45 shelters.
+"We will rebuild every house on the coast before the winter," Brandt told reporters.
+The HAV said repairs will cost $3.5bn and take 2 years.
+Officials in Dunmore reported 15 injuries.
+\u201cWe ask every resident to stay calm while the crews work,\u201d Castell said.
+\u201cNobody will be left behind,\u201d Brandt added.
+The army sent 40 trucks, General Tomas Weir said.
+"""
+
+LINKS = [
+    ("Over 300 families", ["more than 300 families"]),
+    ("Nearly 2000", ["Nearly 2,000"]),
+    ("Later that week", ["The council opened"]),
+    ('"We will rebuild', ['"We will rebuild']),
+    ("The HAV said", ["The Harbour Authority"]),
+    ("Officials in Dunmore", ["Officials in Karsk"]),
+    ("\u201cWe ask every resident", ["\u201cWe ask every neighbour"]),
+]
+
+
+@pytest.fixture(scope="module")
+def story_changes() -> list[FactChange]:
+    d_seg, s_seg = _segment(DERIVATIVE), _segment(SOURCE)
+    links = _links(DERIVATIVE, d_seg, SOURCE, s_seg, LINKS)
+    return diff_facts(DERIVATIVE, SOURCE, d_seg, s_seg, links)
+
+
+def _find(
+    changes: list[FactChange], derivative: str | None = None, source: str | None = None
+) -> FactChange:
+    for c in changes:
+        if derivative is not None and (
+            c.derivative is None or c.derivative.text != derivative
+        ):
+            continue
+        if source is not None and (c.source is None or c.source.text != source):
+            continue
+        return c
+    raise AssertionError(
+        f"no change for {derivative!r} / {source!r}: {[(c.status, c.derivative and c.derivative.text, c.source and c.source.text) for c in changes]}"
+    )
+
+
+@pytest.mark.parametrize(
+    "derivative, source",
+    [
+        ("Over 300 families", "more than 300 families"),  # "over" = "more than"
+        ("Nearly 2000 volunteers", "Nearly 2,000 volunteers"),  # thousands separator
+        ("10 live survivors", "10 living survivors"),  # "live" = "living"
+        ("2 years", "two years"),  # spelled-out number
+        ("$3.5bn", "$3.5bn"),
+        ("Tuesday", "Tuesday"),
+        ("Oskar Brandt", "Oskar Brandt"),
+        ("HAV", "Harbour Authority of Velmora"),  # acronym = long form
+    ],
+)
+def test_kept(story_changes, derivative, source):
+    change = _find(story_changes, derivative=derivative)
+    assert change.status == "kept", change
+    assert change.source is not None and change.source.text == source
+
+
+def test_surname_only_mentions_are_the_same_person(story_changes):
+    names = [
+        c
+        for c in story_changes
+        if c.derivative and c.derivative.value in ("brandt", "castell")
+    ]
+    assert names == [] or all(c.status == "kept" for c in names)
+    assert not [
+        c
+        for c in story_changes
+        if c.status == "added" and c.derivative and "Brandt" in c.derivative.text
+    ]
+
+
+def test_changed_value(story_changes):
+    change = _find(story_changes, derivative="15 injuries")
+    assert (change.status, change.change) == ("changed", "value")
+    assert change.source is not None and change.source.text == "12 injuries"
+
+
+def test_changed_hedge_says_weakened(story_changes):
+    change = _find(story_changes, derivative="about 45 shelters")
+    assert (change.status, change.change) == ("changed", "hedge")
+    assert change.detail.startswith("weakened")
+
+
+def test_changed_entity(story_changes):
+    change = _find(story_changes, derivative="Dunmore")
+    assert (change.status, change.change) == ("changed", "entity")
+    assert change.source is not None and change.source.text == "Karsk"
+
+
+def test_date_made_vaguer(story_changes):
+    change = _find(story_changes, derivative="Later that week")
+    assert (change.status, change.change) == ("changed", "date-precision")
+    assert change.source is not None and change.source.text == "three days after"
+    assert change.detail.startswith("vaguer")
+
+
+def test_spelling_variant(story_changes):
+    change = _find(story_changes, derivative="Vellmora")
+    assert (change.status, change.change) == ("changed", "spelling")
+    assert change.source is not None and change.source.value == "velmora"
+
+
+def test_quotes_verbatim_altered_and_not_found(story_changes):
+    verbatim = _find(
+        story_changes,
+        derivative='"We will rebuild every house on the coast before the winter,"',
+    )
+    assert verbatim.status == "kept" and verbatim.detail.startswith("verbatim")
+    altered = _find(
+        story_changes,
+        derivative="\u201cWe ask every resident to stay calm while the crews work,\u201d",
+    )
+    assert (altered.status, altered.change) == ("changed", "quote-altered")
+    assert (
+        "[-neighbour-] {+resident+}" in altered.detail
+        and "[-patient-] {+calm+}" in altered.detail
+    )
+    invented = _find(
+        story_changes, derivative="\u201cNobody will be left behind,\u201d"
+    )
+    assert (invented.status, invented.change) == ("added", "quote-not-found")
+    dropped = [c for c in story_changes if c.kind == "quote" and c.status == "dropped"]
+    assert [c.source.value for c in dropped if c.source] == [
+        "the sea took our roads and our bridges"
+    ]
+
+
+def test_dropped_identifier(story_changes):
+    change = _find(story_changes, source="Resolution 118 (2023)")
+    assert (change.kind, change.status) == ("identifier", "dropped")
+    assert change.detail.startswith("identifier dropped")
+
+
+def test_added_number_and_name(story_changes):
+    added = {
+        (c.kind, c.derivative.text)
+        for c in story_changes
+        if c.status == "added" and c.derivative
+    }
+    assert ("number", "40 trucks") in added
+    assert ("person", "Tomas Weir") in added
+    # nothing else in the rewrite is unsupported, apart from the invented quote
+    assert added == {
+        ("number", "40 trucks"),
+        ("person", "Tomas Weir"),
+        ("quote", "\u201cNobody will be left behind,\u201d"),
+    }
+
+
+def test_offsets_point_into_each_text(story_changes):
+    for c in story_changes:
+        if c.derivative:
+            assert (
+                DERIVATIVE[c.derivative.span.start : c.derivative.span.end]
+                == c.derivative.text
+            )
+        if c.source:
+            assert SOURCE[c.source.span.start : c.source.span.end] == c.source.text
+
+
+def test_moved_facts_are_not_added():
+    source = "The port reopened on Friday. Inspectors counted 14 damaged cranes."
+    derivative = (
+        "Inspectors counted 14 damaged cranes when the port reopened on Friday."
+    )
+    d_seg, s_seg = _segment(derivative), _segment(source)
+    links = [
+        SentenceLink(0, (1,), 0.7, 0.5, 0.5)
+    ]  # the alignment only saw the second sentence
+    changes = diff_facts(derivative, source, d_seg, s_seg, links)
+    assert {c.status for c in changes} == {"kept"}
+    assert "not in the linked ones" in _find(changes, derivative="Friday").detail
+
+
+def test_include_kept_false_reports_only_differences(story_changes):
+    d_seg, s_seg = _segment(DERIVATIVE), _segment(SOURCE)
+    links = _links(DERIVATIVE, d_seg, SOURCE, s_seg, LINKS)
+    quiet = diff_facts(
+        DERIVATIVE, SOURCE, d_seg, s_seg, links, FactSettings(include_kept=False)
+    )
+    assert quiet == [c for c in story_changes if c.status != "kept"]
+
+
+# ------------------------------------------------------------------------------------------
+# behaviour on the real seed pair (000 is a rewrite of 001)
+# ------------------------------------------------------------------------------------------
+
+
+def _overlap_links(
+    d_text: str, d_seg: Segmentation, s_text: str, s_seg: Segmentation
+) -> list[SentenceLink]:
+    def words(t: str) -> set[str]:
+        return set(re.findall(r"\w+", t.lower()))
+
+    source_words = [words(s_text[s.start : s.end]) for s in s_seg.sentences]
+    links = []
+    for s in d_seg.sentences:
+        w = words(d_text[s.start : s.end])
+        scores = [len(w & sw) / (len(w | sw) or 1) for sw in source_words]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        if scores[best] > 0.1:
+            links.append(
+                SentenceLink(s.index, (best,), scores[best], scores[best], 0.0)
+            )
+    return links
+
+
+@pytest.fixture(scope="module")
+def seed_changes() -> list[FactChange]:
+    rewrite = next(SEEDS.glob("000_*.txt"), None) if SEEDS.exists() else None
+    original = next(SEEDS.glob("001_*.txt"), None) if SEEDS.exists() else None
+    if rewrite is None or original is None:
+        pytest.skip("the seed pair is not available")
+    derivative, source = (
+        rewrite.read_text(encoding="utf-8"),
+        original.read_text(encoding="utf-8"),
+    )
+    d_seg, s_seg = _segment(derivative), _segment(source)
+    return diff_facts(
+        derivative,
+        source,
+        d_seg,
+        s_seg,
+        _overlap_links(derivative, d_seg, source, s_seg),
+    )
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["42-day", "38", "30", "2,000", "59", "2.4 million", "57", "48,000", "90%"],
+)
+def test_seed_numbers_are_kept(seed_changes, number):
+    hits = [
+        c
+        for c in seed_changes
+        if c.kind == "number" and c.derivative and number in c.derivative.text
+    ]
+    assert hits, f"{number} not extracted from the rewrite"
+    assert all(c.status == "kept" for c in hits), hits
+
+
+def test_seed_resolution_2735_is_dropped(seed_changes):
+    hits = [c for c in seed_changes if c.source and c.source.value == "resolution 2735"]
+    assert [(c.kind, c.status) for c in hits] == [("identifier", "dropped")]
+
+
+def test_seed_quotes_of_the_rewrite_are_verbatim(seed_changes):
+    quotes = [c for c in seed_changes if c.kind == "quote" and c.derivative]
+    assert quotes and all(c.status == "kept" for c in quotes)

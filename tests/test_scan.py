@@ -1,0 +1,173 @@
+"""Tests for retold.scan on a real store: our four examples and 50 BBC articles from every topic.
+
+What a user would notice: the scan links the two rewrites to the wire story (the wire story as the
+source) and nothing else among the examples; the independent report of the same event gets no
+edge; the three edge tables hold the same rows; every edge in graph.html opens an existing compare
+page; a scan killed with SIGKILL and run again ends with the same edges and no duplicate rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from retold.errors import StoreError
+from retold.index import DB_NAME, SCHEMA_VERSION, Index
+from retold.ingest import load, load_bytes
+from retold.model import Document
+from retold.retrieve import RetrieveSettings
+from retold.scan import EDGE_COLUMNS, ScanSettings, compare_page_name, scan
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = ScanSettings(batch_docs=8, workers=1)
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, Document]:
+    return {p.stem: load(p) for p in sorted((ROOT / "examples").glob("*.txt"))}
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, examples: dict[str, Document]) -> dict[str, Path]:
+    docs = []
+    with (shared_data / "news" / "bbc-2004-2005.jsonl").open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number % 44 == 0 and len(docs) < 50:
+                docs.append(load_bytes(line, f"bbc-2004-2005.jsonl:{number}", "json"))
+    root = tmp_path_factory.mktemp("scan")
+    with Index.open(root / "store", create=True) as index:
+        index.add(docs + list(examples.values()), workers=1)
+    shutil.copytree(root / "store", root / "fresh")
+    return {"store": root / "store", "fresh": root / "fresh"}
+
+
+@pytest.fixture(scope="module")
+def scanned(stores: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
+    with Index.open(stores["store"], writable=True) as index:
+        result = scan(index, scan_settings=SETTINGS)
+    out = tmp_path_factory.mktemp("scan-out")
+    result.write(out)
+    return result, out
+
+
+def _example_edges(result, examples: dict[str, Document]) -> set[tuple[str, str]]:
+    names = {doc.id: name for name, doc in examples.items()}
+    return {(names.get(e.derivative, e.derivative), names.get(e.source, e.source)) for e in result.edges
+            if e.derivative in names or e.source in names}
+
+
+def test_scan_links_the_two_rewrites_to_the_wire_story(scanned, examples) -> None:
+    result, _ = scanned
+    assert _example_edges(result, examples) == {("rewrite_close", "wire_story"), ("rewrite_condensed", "wire_story")}
+    cluster = next(c for c in result.clusters if examples["wire_story"].id in c.documents)
+    assert cluster.earliest_source == examples["wire_story"].id
+    assert examples["independent_report"].id not in {d for e in result.edges for d in (e.derivative, e.source)}
+    assert result.stats.pairs_total == result.stats.pairs_judged > 0
+
+
+def test_exports_hold_the_same_rows(scanned) -> None:
+    result, out = scanned
+    jsonl = [json.loads(line) for line in (out / "edges.jsonl").read_text().splitlines()]
+    with (out / "edges.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    table = pq.read_table(out / "edges.parquet")
+    assert tuple(table.column_names) == EDGE_COLUMNS == tuple(rows[0]) == tuple(jsonl[0])
+    parquet = table.to_pylist()
+    assert len(jsonl) == len(rows) == len(parquet) == len(result.edges)
+    for a, b, c in zip(jsonl, rows, parquet):
+        assert a == c
+        assert {k: str(v) for k, v in a.items()} == b
+    clusters = json.loads((out / "clusters.json").read_text())
+    assert clusters["schema_version"] == "1.0" and len(clusters["clusters"]) == len(result.clusters)
+
+
+def test_graph_links_every_edge_to_its_compare_page(scanned) -> None:
+    result, out = scanned
+    page = (out / "graph.html").read_text()
+    assert "<script src" not in page and "http" not in page.split("<body>", 1)[1]
+    for edge in result.edges:
+        name = compare_page_name(edge)
+        assert f'href="compares/{name}"' in page
+        compare = (out / "compares" / name).read_text()
+        assert compare.startswith("<!DOCTYPE html>") or "<html" in compare[:200]
+
+
+def test_rescan_judges_nothing_new(scanned, stores) -> None:
+    result, _ = scanned
+    with Index.open(stores["store"], writable=True) as index:
+        again = scan(index, scan_settings=SETTINGS)
+    assert again.stats.pairs_judged == 0 and again.stats.documents_skipped == again.stats.documents
+    assert again.edges == result.edges
+
+
+def test_other_settings_need_a_restart(stores, scanned) -> None:
+    with Index.open(stores["store"], writable=True) as index, pytest.raises(StoreError, match="restart"):
+        scan(index, scan_settings=ScanSettings(limit_candidates=3, workers=1))
+    with Index.open(stores["store"]) as index, pytest.raises(StoreError, match="writable"):
+        scan(index)
+
+
+_KILLED_SCAN = """
+import sys, time
+from retold.index import Index
+from retold.scan import ScanSettings, scan
+def progress(p):
+    print("batch", p.documents_done, flush=True)
+    time.sleep(0.3)
+with Index.open(sys.argv[1], writable=True) as index:
+    scan(index, progress=progress, scan_settings=ScanSettings(batch_docs=8, workers=1))
+print("finished", flush=True)
+"""
+
+
+def test_kill_9_then_resume_gives_the_same_edges(stores, scanned, tmp_path: Path) -> None:
+    result, _ = scanned
+    store = tmp_path / "store"
+    shutil.copytree(stores["fresh"], store)
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_SCAN, str(store)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    batches = 0
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    for line in process.stdout:
+        batches += line.startswith("batch")
+        if batches >= 2 or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert batches >= 2 and process.returncode == -signal.SIGKILL
+    db = sqlite3.connect(store / DB_NAME)
+    done = db.execute("SELECT COUNT(*) FROM scanned").fetchone()[0]
+    db.close()
+    assert 0 < done < result.stats.documents  # killed mid-scan, with committed batches
+    with Index.open(store, writable=True) as index:
+        resumed = scan(index, scan_settings=SETTINGS)
+        pairs = index.db.execute("SELECT COUNT(*), COUNT(DISTINCT doc_a || '-' || doc_b) FROM results").fetchone()
+    assert resumed.stats.documents_skipped == done
+    assert resumed.edges == result.edges
+    assert pairs[0] == pairs[1] == result.stats.pairs_total
+
+
+def test_version_1_store_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    with Index.open(path, create=True, settings=RetrieveSettings(encoder="none")) as index:
+        index.add([Document.from_text("Ships came back to the harbour on Monday morning after the strike.")])
+    db = sqlite3.connect(path / DB_NAME)
+    db.executescript("DROP TABLE results; DROP TABLE scanned; PRAGMA user_version = 1;")
+    db.close()
+    with Index.open(path) as index:  # read-only: read as is
+        assert index.schema_version == 1
+    with Index.open(path, writable=True) as index:
+        assert index.schema_version == SCHEMA_VERSION == 2
+        assert scan(index, scan_settings=ScanSettings(workers=1)).edges == []

@@ -1,0 +1,555 @@
+"""Tests for retold.web (``retold serve``): a real uvicorn server on 127.0.0.1, a real store, a real browser.
+
+What a user (or an attacker) would notice: the seed pair comes back as compare-1 JSON that validates
+against the schema and says "derived, A from B"; the HTML report shows article text, titles and file
+names as text, never as markup; oversized bodies get 413 before they are read; bad input gets a 422
+that names the field; the store endpoints trace, list and add; the OpenAPI schema holds (schemathesis
+finds no 5xx); and in headless Chromium the page compares the pasted seed pair, links passages both
+ways, stacks at phone width and never fires an alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+
+from retold.compare import Settings
+from retold.report.json import load_schema
+from retold.web import bind_warning
+from retold.web.app import ServeSettings, _Pool, create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SCRIPT_PAYLOAD = "<script>alert('xss')</script>"
+ATTR_PAYLOAD = '" onmouseover="alert(1)'
+IMG_PAYLOAD = "<img src=x onerror=alert(2)>"
+TRACE_SCHEMA = json.loads((ROOT / "retold" / "schemas" / "trace-1.json").read_text(encoding="utf-8"))
+
+
+# --- fixtures -------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(settings: ServeSettings) -> Iterator[str]:
+    """Run the app under uvicorn on a free loopback port in a thread; yield its base URL."""
+    import uvicorn
+
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def seed_texts(seed_paths: tuple[Path, Path]) -> tuple[str, str]:
+    """(rewrite, original) as text."""
+    return seed_paths[0].read_text(encoding="utf-8"), seed_paths[1].read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[str]:
+    """The server without a store, with a 1 MB body limit."""
+    with serving(ServeSettings(max_body_mb=1.0, timeout_s=60)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of our four examples, scanned (so /edges has edges)."""
+    from retold.index import Index
+    from retold.ingest import load
+    from retold.scan import ScanSettings, scan
+
+    root = tmp_path_factory.mktemp("web-store") / "store"
+    documents = [load(p) for p in sorted(EXAMPLES.glob("*.txt"))]
+    with Index.open(root, create=True) as index:
+        index.add(documents, workers=1)
+        scan(index, scan_settings=ScanSettings(batch_docs=8, workers=1))
+    return root
+
+
+@pytest.fixture(scope="module")
+def store_server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A writable server on a copy of the scanned store."""
+    copy = tmp_path_factory.mktemp("web-store-copy") / "store"
+    shutil.copytree(store_dir, copy)
+    with serving(ServeSettings(store=str(copy), writable=True, timeout_s=60)) as url:
+        yield url
+
+
+@pytest.fixture()
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=60) as http:
+        yield http
+
+
+def _article(text: str, **extra: str) -> dict[str, str]:
+    return {"text": text, **extra}
+
+
+# --- /health and /compare -------------------------------------------------------------------------------
+
+
+def test_health(client: httpx.Client) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["store"] is False
+    assert body["max_body_bytes"] == 1_000_000
+
+
+def test_compare_seed_pair_returns_schema_valid_json(client: httpx.Client, seed_texts: tuple[str, str]) -> None:
+    rewrite, original = seed_texts
+    response = client.post("/compare", json={"a": _article(rewrite, name="rewrite.txt"),
+                                             "b": _article(original, name="original.txt", published="2025-03-01")})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    jsonschema.Draft202012Validator(load_schema()).validate(data)
+    assert data["verdict"]["derived"] is True
+    assert (data["derivative"], data["source"]) == ("a", "b")
+    assert data["documents"]["a"]["name"] == "rewrite.txt"
+    assert data["documents"]["b"]["published"] == "2025-03-01"
+    assert data["alignments"]
+
+
+def test_compare_multipart_files(client: httpx.Client, seed_texts: tuple[str, str]) -> None:
+    rewrite, original = seed_texts
+    page = f"<!DOCTYPE html><html><head><title>Talks</title></head><body><article>" + "".join(
+        f"<p>{p}</p>" for p in original.split("\n\n")) + "</article></body></html>"
+    response = client.post("/compare", files={"a": ("dir/../rewrite.txt", rewrite.encode()),
+                                              "b": ("original.html", page.encode())},
+                           data={"b_title": "The original"})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["documents"]["a"]["name"] == "rewrite.txt"  # a label only: the last path part
+    assert data["documents"]["b"]["format"] == "html"
+    assert data["documents"]["b"]["title"] == "The original"
+    assert data["verdict"]["derived"] is True
+
+
+def test_html_report_escapes_text_titles_and_names(client: httpx.Client, seed_texts: tuple[str, str]) -> None:
+    rewrite, original = seed_texts
+    poisoned = f"{rewrite}\n\nA reader wrote {SCRIPT_PAYLOAD} and {ATTR_PAYLOAD} and {IMG_PAYLOAD} here.\n"
+    response = client.post("/compare?format=html", json={
+        "a": _article(poisoned, name=f"{ATTR_PAYLOAD}.txt", title=SCRIPT_PAYLOAD),
+        "b": _article(original, name=f"{IMG_PAYLOAD}.txt", title=ATTR_PAYLOAD),
+    })
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "sandbox allow-scripts" in csp and "default-src 'none'" in csp
+    page = response.text
+    for payload in (SCRIPT_PAYLOAD, ATTR_PAYLOAD, IMG_PAYLOAD, "onmouseover=\"alert", "<img"):
+        assert payload not in page
+    assert "&lt;script&gt;alert(&#x27;xss&#x27;)&lt;/script&gt;" in page
+    assert "&quot; onmouseover=&quot;alert(1)" in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    # the only script element is the report's own
+    assert len(re.findall(r"<script\b", page)) == 1
+
+
+def test_json_answer_is_data_not_markup(client: httpx.Client, seed_texts: tuple[str, str]) -> None:
+    rewrite, original = seed_texts
+    response = client.post("/compare", json={"a": _article(f"{rewrite}\n\n{SCRIPT_PAYLOAD} said a reader."),
+                                             "b": _article(original)})
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert SCRIPT_PAYLOAD in response.json()["documents"]["a"]["text"]
+
+
+def test_body_over_the_limit_is_413_before_reading(client: httpx.Client) -> None:
+    big = b"x" * 1_100_000
+    response = client.post("/compare", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "limit is 1,000,000 bytes" in response.json()["detail"]
+
+
+def test_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(40):
+            yield b"y" * 65536
+
+    response = client.post("/compare", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("request body too large")
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        ({"a": {"text": ""}, "b": {"text": "x y z"}}, ["body", "a", "text"], "at least 1 character"),
+        ({"a": {"text": "The port reopened on Monday after a week."}}, ["body", "b"], "Field required"),
+        ({"a": {"text": "Hi"}, "b": {"text": "The port reopened on Monday."}}, ["body", "a", "text"],
+         "not an article"),
+        ({"a": {"text": "   \n  "}, "b": {"text": "The port reopened on Monday."}}, ["body", "a", "text"], "empty"),
+        ({"a": {"text": "The port reopened.", "published": "last Tuesday"}, "b": {"text": "The port reopened."}},
+         ["body", "a", "published"], "pattern"),
+        ({"a": {"text": "The port reopened.", "format": "pdf"}, "b": {"text": "The port reopened."}},
+         ["body", "a", "format"], "Input should be"),
+        ({"a": {"text": "The port reopened.", "colour": "red"}, "b": {"text": "The port reopened."}},
+         ["body", "a", "colour"], "Extra inputs"),
+        ([1, 2], ["body"], "valid dictionary"),
+    ],
+    ids=["empty", "missing-b", "too-little-text", "blank", "bad-date", "bad-format", "unknown-field", "not-object"],
+)
+def test_bad_input_is_422_naming_the_field(client: httpx.Client, body: object, loc: list[str], message: str) -> None:
+    response = client.post("/compare", json=body)
+    assert response.status_code == 422, response.text
+    problems = response.json()["detail"]
+    assert any(p["loc"] == loc and message in p["msg"] for p in problems), problems
+
+
+def test_invalid_json_and_content_type(client: httpx.Client) -> None:
+    response = client.post("/compare", content=b"{nope", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+    response = client.post("/compare", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415
+
+
+def test_multipart_errors_name_the_field(client: httpx.Client) -> None:
+    response = client.post("/compare", files={"a": (f"{IMG_PAYLOAD}.txt", b"")})
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert problems[0]["loc"] == ["body", "a"] and "empty" in problems[0]["msg"]
+    response = client.post("/compare", files={"a": ("a.txt", b"The port reopened on Monday."),
+                                              "b": ("b.bin", b"\x00\x01\x02" * 50)})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "b"]
+
+
+def test_guards_refuse_foreign_hosts_and_cross_site_posts(client: httpx.Client) -> None:
+    assert client.get("/health", headers={"host": "attacker.example"}).status_code == 400
+    response = client.post("/compare", json={}, headers={"origin": "https://attacker.example"})
+    assert response.status_code == 403
+
+
+def test_page_and_static_files(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert 'sandbox="allow-scripts"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    for path in ("/static/../app.py", "/static/%2e%2e%2fapp.py", "/static/index.html", "/static/nothing.js"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_openapi_documents_both_bodies(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/compare"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert "Compare1" in schema["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_timeout_is_504(seed_texts: tuple[str, str]) -> None:
+    settings = ServeSettings(timeout_s=0.001, compare=Settings().with_encoder("none"))
+    with serving(settings) as url:
+        response = httpx.post(f"{url}/compare", json={"a": _article(seed_texts[0]), "b": _article(seed_texts[1])})
+    assert response.status_code == 504
+    assert "time limit" in response.json()["detail"]
+
+
+def test_pool_refuses_work_beyond_its_queue() -> None:
+    from starlette.exceptions import HTTPException
+
+    pool = _Pool(threads=1, pending_limit=1, timeout_s=5)
+    release = threading.Event()
+
+    async def scenario() -> int:
+        first = asyncio.ensure_future(pool.run(release.wait))
+        await asyncio.sleep(0.05)
+        try:
+            await pool.run(lambda: True)
+        except HTTPException as exc:
+            status = exc.status_code
+        else:
+            status = 200
+        release.set()
+        await first
+        return status
+
+    try:
+        assert asyncio.run(scenario()) == 503
+        assert pool.pending == 0
+    finally:
+        pool.shutdown()
+
+
+# --- the store endpoints -----------------------------------------------------------------------------------
+
+
+def test_store_endpoints_need_a_store(client: httpx.Client) -> None:
+    for method, path, body in (("POST", "/trace", {"article": {"text": "The port reopened on Monday."}}),
+                               ("GET", "/documents/x", None), ("GET", "/edges", None),
+                               ("POST", "/index", {"documents": [{"text": "The port reopened on Monday."}]})):
+        response = client.request(method, path, json=body)
+        assert response.status_code == 503, path
+        assert "no store configured" in response.json()["detail"]
+
+
+def test_trace_documents_edges_index(store_server: str) -> None:
+    wire = (EXAMPLES / "wire_story.txt").read_text(encoding="utf-8")
+    condensed = (EXAMPLES / "rewrite_condensed.txt").read_text(encoding="utf-8")
+    with httpx.Client(base_url=store_server, timeout=120) as http:
+        assert http.get("/health").json()["writable"] is True
+        traced = http.post("/trace", json={"article": {"text": condensed}, "limit": 5})
+        assert traced.status_code == 200, traced.text
+        data = traced.json()
+        jsonschema.Draft202012Validator(TRACE_SCHEMA).validate(data)
+        assert "/" not in data["store"]  # the server's path is not given away
+        sources = [s for s in data["sources"] if s["relation"] == "source"]
+        assert sources, data["sources"]
+        source_id = sources[0]["document"]["id"]
+        document = http.get(f"/documents/{source_id}")
+        assert document.status_code == 200
+        assert document.json()["text"].split()[:5] == wire.split()[:5]
+        assert http.get("/documents/no-such-id").status_code == 404
+        edges = http.get("/edges").json()
+        assert edges["total"] >= 2 and len(edges["edges"]) == edges["total"]
+        assert {e["source"] for e in edges["edges"]} == {source_id}
+        only = http.get("/edges", params={"doc": source_id, "limit": 1}).json()
+        assert len(only["edges"]) == 1 and only["total"] == edges["total"]
+        added = http.post("/index", json={"documents": [
+            {"id": "fresh-1", "text": "A new bridge opened in the fictional town of Varnholm on Friday, officials said."},
+            {"text": wire},  # already present: skipped
+        ]})
+        assert added.status_code == 200, added.text
+        assert (added.json()["added"], added.json()["duplicates"]) == (1, 1)
+        assert http.get("/documents/fresh-1").json()["text"].startswith("A new bridge")
+
+
+def test_read_only_store_refuses_index(store_dir: Path) -> None:
+    settings = ServeSettings(store=str(store_dir), compare=Settings().with_encoder("none"))
+    with serving(settings) as url, httpx.Client(base_url=url) as http:
+        response = http.post("/index", json={"documents": [{"text": "The port reopened on Monday after a week."}]})
+        assert response.status_code == 403
+        assert "--writable" in response.json()["detail"]
+        assert http.get("/edges").status_code == 200
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def test_bind_warning() -> None:
+    assert bind_warning("127.0.0.1") is None
+    assert "no authentication" in (bind_warning("0.0.0.0") or "")
+
+
+def test_serve_command(tmp_path: Path) -> None:
+    help_text = subprocess.run([sys.executable, "-m", "retold", "serve", "--help"], capture_output=True, text=True)
+    for option in ("--host", "--port", "--writable", "--max-body-mb", "--timeout-s"):
+        assert option in help_text.stdout
+    missing = subprocess.run([sys.executable, "-m", "retold", "serve", str(tmp_path / "nowhere"), "--port", "0"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("retold: error:") and "no retold store" in missing.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "retold", "serve", "--port", str(port), "--encoder", "none"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(process.stderr.read() if process.stderr else "serve died") from None
+                time.sleep(0.2)
+        assert health.json()["encoder"] == "none"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+# --- property-based tests from the OpenAPI schema ------------------------------------------------------------
+
+
+def test_api_from_openapi_schema(store_server: str) -> None:
+    """Every documented operation, with generated inputs: no 5xx, answers that match the schema.
+
+    (Built by hand from schemathesis' strategies: its lazy pytest fixture does not run under pytest 9.)
+    """
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    schema = schemathesis.openapi.from_url(f"{store_server}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.label for op in operations} >= {"POST /compare", "GET /health", "POST /trace", "GET /edges",
+                                               "GET /documents/{doc_id}", "POST /index"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @hypothesis_settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                             suppress_health_check=list(HealthCheck))
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            # Schema-valid is not always an article ("0" has too little text: 422), so the check that
+            # every schema-valid request is accepted does not apply; every other built-in check does.
+            case.call_and_validate(timeout=120, excluded_checks=[positive_data_acceptance])
+
+        check()
+
+
+# --- end to end in headless Chromium -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); the browser tests need it")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _new_page(browser, width: int, height: int):  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: dialogs.append(f"page error: {error}"))
+    return page, dialogs
+
+
+def test_browser_compare_links_passages(browser, server: str, seed_texts: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    rewrite, original = seed_texts
+    page, dialogs = _new_page(browser, 1280, 900)
+    page.goto(f"{server}/")
+    page.fill("#text-a", rewrite)
+    page.fill("#text-b", original)
+    page.click("#compare")
+    frame = page.frame_locator("#report")
+    expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
+    expect(frame.locator(".verdict")).to_contain_text("\u2190")
+    derivative = frame.locator('.article[data-role="derivative"]')
+    source = frame.locator('.article[data-role="source"]')
+    passages = derivative.locator("[data-head]")
+    assert passages.count() >= 5
+    expect(frame.locator("table.facts")).to_be_visible()
+    # click a passage near the end of the derivative: its counterpart must scroll into view, highlighted
+    clicked = passages.nth(passages.count() - 1)
+    aln = clicked.get_attribute("data-head").split()[0]
+    clicked.click()
+    counterpart = source.locator(f'[data-aln~="{aln}"]').first
+    expect(counterpart).to_have_class(re.compile(r"\bactive\b"))
+    expect(clicked).to_have_class(re.compile(r"\bactive\b"))
+    expect(counterpart).to_be_in_viewport()
+    # and back: click the source side, the derivative passage is highlighted
+    first_source = source.locator("[data-head]").first
+    back = first_source.get_attribute("data-head").split()[0]
+    first_source.click()
+    expect(derivative.locator(f'[data-aln~="{back}"]').first).to_have_class(re.compile(r"\bactive\b"))
+    if os.environ.get("RETOLD_WEB_SCREENSHOT"):
+        page.set_viewport_size({"width": 1200, "height": 760})
+        page.locator("#report").scroll_into_view_if_needed()
+        page.screenshot(path=str(ROOT / "docs" / "web-report.png"))
+    assert dialogs == []
+    page.close()
+
+
+def test_browser_shows_payloads_as_text(browser, server: str, seed_texts: tuple[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    rewrite, original = seed_texts
+    page, dialogs = _new_page(browser, 1280, 900)
+    page.goto(f"{server}/")
+    # a file whose name is markup, holding too little text: the 422 message shows the name as text
+    page.set_input_files("#file-a", files=[{"name": f"{IMG_PAYLOAD}.txt", "mimeType": "text/plain",
+                                            "buffer": b"Too short."}])
+    expect(page.locator("#chip-a")).to_contain_text(IMG_PAYLOAD)
+    page.fill("#text-b", original)
+    page.click("#compare")
+    expect(page.locator("#error")).to_contain_text(f"{IMG_PAYLOAD}.txt: not an article")
+    assert page.locator("img").count() == 0
+    # now a real comparison whose article text and file name carry the payloads
+    poisoned = f"{rewrite}\n\nA reader wrote {SCRIPT_PAYLOAD} and {ATTR_PAYLOAD} and {IMG_PAYLOAD} here.\n"
+    page.set_input_files("#file-a", files=[{"name": f"{ATTR_PAYLOAD}.txt", "mimeType": "text/plain",
+                                            "buffer": poisoned.encode()}])
+    page.click("#compare")
+    frame = page.frame_locator("#report")
+    expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
+    expect(frame.locator(".article").first).to_contain_text(SCRIPT_PAYLOAD)
+    expect(frame.locator(".article").first).to_contain_text(IMG_PAYLOAD)
+    expect(frame.locator(".col-head .name").first).to_contain_text(ATTR_PAYLOAD)
+    assert frame.locator("img").count() == 0
+    assert frame.locator("[onmouseover]").count() == 0
+    assert frame.locator("script").count() == 1  # the report's own
+    frame.get_by_text(ATTR_PAYLOAD).first.hover()
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    page.close()
+
+
+def test_browser_phone_width_stacks_columns(browser, server: str, seed_texts: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    rewrite, original = seed_texts
+    page, dialogs = _new_page(browser, 390, 844)
+    page.goto(f"{server}/")
+    box_a, box_b = page.locator("#text-a").bounding_box(), page.locator("#text-b").bounding_box()
+    assert box_a and box_b and box_b["y"] > box_a["y"] + box_a["height"] - 1  # inputs stacked
+    page.fill("#text-a", rewrite)
+    page.fill("#text-b", original)
+    page.click("#compare")
+    frame = page.frame_locator("#report")
+    expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
+    columns = frame.locator("section.column")
+    first, second = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
+    assert first and second
+    assert abs(first["x"] - second["x"]) < 2 and second["y"] >= first["y"] + first["height"] - 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert dialogs == []
+    page.close()
