@@ -8,7 +8,7 @@ paragraphs) and, for most articles, one distortion of a known kind at a known pl
 - ``entity``: a person/organisation/place name swapped for another of the same type from the corpus;
 - ``hedge``: a hedge weakened or strengthened ("more than 20" → "nearly 20");
 - ``quote``: one word altered inside a quotation;
-- ``delete``: a sentence holding a number deleted (the number must be reported dropped);
+- ``delete``: a sentence holding a number deleted (the number, or the year, must be reported dropped);
 - ``insert``: a sentence with a new number and a new name inserted (both must be reported added).
 
 The rest get the paraphrase only (``control``): every "changed" reported there is a false alarm.
@@ -119,7 +119,9 @@ def distort(kind: str, original: str, rewrite: str, rng: random.Random, names: d
         return Case(kind, original, rewrite[: fact.span.start] + new + rewrite[fact.span.end :],
                     fact.span.start, fact.span.start + len(new), new)
     if kind == "hedge":
-        pattern = re.compile(r"\b(" + "|".join(re.escape(h) for h in HEDGE_SWAPS) + r")\s+(?=\$?\d)", re.IGNORECASE)
+        pattern = re.compile(
+            r"\b(" + "|".join(re.escape(h) for h in HEDGE_SWAPS) + r")\s+(?=[$£€]?\d)(?!(?:19|20)\d\d\b)", re.IGNORECASE
+        )
         matches = list(pattern.finditer(rewrite))
         if not matches:
             return None
@@ -128,18 +130,16 @@ def distort(kind: str, original: str, rewrite: str, rng: random.Random, names: d
         return Case(kind, original, rewrite[: match.start(1)] + new + rewrite[match.end(1) :],
                     match.start(1), match.start(1) + len(new), new)
     if kind == "quote":
-        quotes = [m for m in re.finditer(r"\"([^\"]{30,300})\"|“([^”]{30,300})”", rewrite)]
+        quotes = [f for f in facts if f.kind == "quote" and len(f.text.split()) >= 6]
         if not quotes:
             return None
-        match = rng.choice(quotes)
-        inner_start = match.start() + 1
-        inner = rewrite[inner_start : match.end() - 1]
-        words = [w for w in re.finditer(r"\b[a-z]{4,}\b", inner)]
+        fact = rng.choice(quotes)
+        words = list(re.finditer(r"\b[a-z]{4,}\b", rewrite[fact.span.start : fact.span.end]))
         if not words:
             return None
         word = rng.choice(words)
-        new = {"will": "won't"}.get(word.group(), "never" if word.group() != "never" else "always")
-        at = inner_start + word.start()
+        new = "never" if word.group() != "never" else "always"
+        at = fact.span.start + word.start()
         return Case(kind, original, rewrite[:at] + new + rewrite[at + len(word.group()) :], at, at + len(new), new)
     if kind == "delete":
         sentences = [m for m in re.finditer(r"[^.\n]*\b\d[\d,.]*\b[^.\n]*\.", rewrite)]
@@ -187,7 +187,7 @@ def found(case: Case, facts: list[Any]) -> tuple[bool, int]:
         hit = any(f.derivative is not None and _overlaps(f.derivative.span, case.start, case.end) for f in reports)
         return hit, len(reports)
     if case.kind == "delete":
-        reports = [f for f in facts if f.status == "dropped" and f.kind == "number"]
+        reports = [f for f in facts if f.status == "dropped" and f.kind in ("number", "date", "identifier")]
         hit = any(f.source is not None and _overlaps(f.source.span, case.start, case.end) for f in reports)
         return hit, len(reports)
     reports = [f for f in facts if f.status == "added"]

@@ -155,8 +155,12 @@ def compare_documents(a: Document, b: Document, settings: Settings | None = None
         oriented.links, derivative.text, source.text, d_seg, s_seg, encoder, settings.align
     )
     dropped = align_stage.find_dropped(oriented.links, source.text, s_seg)
-    fact_changes = facts_stage.diff_facts(
-        derivative.text, source.text, d_seg, s_seg, oriented.links, settings.facts
+    # A fact diff means something between a rewrite and its source, or two reports of one event;
+    # between unrelated articles it would only list every fact as dropped and added.
+    fact_changes = (
+        facts_stage.diff_facts(derivative.text, source.text, d_seg, s_seg, oriented.links, settings.facts)
+        if verdict.type != "unrelated"
+        else []
     )
     return CompareResult(
         a=a,

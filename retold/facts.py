@@ -2755,7 +2755,7 @@ def _relate(
             return None
         if nd == ns and not _units_compatible(derivative, source):
             return "unit", f"unit '{cs or us}' -> '{cd or ud}'"
-        if nd != ns and ud and ud == us and cd == cs:
+        if nd != ns and ud == us and cd == cs:
             return (
                 "value",
                 f"{source.detail.get('number')} -> {derivative.detail.get('number')} {ud}".strip(),
@@ -3033,9 +3033,12 @@ def diff_facts(
         if not same:
             continue
         near_hits = [j for j in same if s_sent[j] in near]
-        j = (near_hits or same)[0]
+        free = [j for j in (near_hits or same) if j not in covered] or near_hits or same
+        j = free[0]
         matched[i] = (j, bool(near_hits))
-        covered.update(same)
+        # names: every mention of the entity is accounted for; numbers and dates: only this one
+        # for now, so that a repeated value can still pair with a changed one in pass 2
+        covered.update(same if _group(d.kind) == "name" else [j])
 
     # source sentences that evidently hold a derivative sentence's content: the linked ones plus
     # those where its other facts were found (rewrites move clauses between sentences)
@@ -3069,6 +3072,10 @@ def diff_facts(
                 covered.update(
                     j for j, s in enumerate(s_rest) if _same(s, s_rest[best[1]])
                 )
+
+    # a value the derivative kept once is not dropped where the source repeats it
+    for i, (j, _) in matched.items():
+        covered.update(k for k, s in enumerate(s_rest) if k not in covered and _same(d_rest[i], s))
 
     reported_entities: list[Fact] = []
     for i, d in enumerate(d_rest):

@@ -25,9 +25,11 @@ Tables (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`):
     MinHash signatures (uint32 blobs) and document vectors (float32 blobs).
 ``results(doc_a, doc_b, ...)`` and ``scanned(doc)`` (schema version 2)
     the judgements of ``retold scan`` (:mod:`retold.scan`): one row per unordered pair of document
-    keys (``doc_a < doc_b``) and the documents whose candidates are all judged. A version-1 store
-    is upgraded in place (two new tables, nothing rewritten) the first time it is opened writable;
-    opened read-only it is read as is, with no scan results.
+    keys (``doc_a < doc_b``) and the documents whose candidates are all judged; plus the index
+    ``postings_by_doc`` so that a stored document's terms are read back instead of recomputed
+    (:meth:`Index.stored_features`). A version-1 store is upgraded in place (two new tables and one
+    index, nothing rewritten) the first time it is opened writable; opened read-only it is read as
+    is, with no scan results.
 
 Durability: :meth:`Index.add` writes one transaction per batch, so a document is indexed fully or
 not at all, and a ``kill -9`` at any moment leaves every committed batch intact (WAL mode with
@@ -121,6 +123,7 @@ CREATE TABLE results (
     PRIMARY KEY (doc_a, doc_b)
 ) WITHOUT ROWID;
 CREATE TABLE scanned (doc INTEGER PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS postings_by_doc ON postings (doc);
 """
 _SCHEMA_V2 = _SCHEMA[_SCHEMA.index("CREATE TABLE results"):]
 
@@ -305,6 +308,8 @@ class Index:
             raise StoreError(f"{root}: {DB_NAME} is not a retold store")
         if version == 1 and writable:
             _upgrade_1_to_2(connection)
+        elif version == SCHEMA_VERSION and writable:  # stores from before the index existed
+            connection.execute("CREATE INDEX IF NOT EXISTS postings_by_doc ON postings (doc)")
         elif version not in (1, SCHEMA_VERSION):
             raise StoreError(
                 f"{root}: store schema version {version}, but this retold reads version {SCHEMA_VERSION}; "
@@ -522,6 +527,43 @@ class Index:
     def schema_version(self) -> int:
         """``PRAGMA user_version`` of the open store (1: no scan tables yet)."""
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def stored_features(self, keys: Sequence[int]) -> dict[int, DocumentFeatures]:
+        """Retrieval features of stored documents, read back from the store (no recomputation).
+
+        The ``segmentation`` and ``lead`` fields are left empty; everything
+        :func:`retold.retrieve.candidates` reads (hash, signature, shingle count, terms, vector) is
+        filled in. Costs a few SQL lookups instead of ~35 ms of fact extraction per news article.
+        """
+        from .model import Segmentation
+
+        keys = list(keys)
+        signatures = self.signatures(keys)
+        vectors = self.embeddings(keys)
+        hashes: dict[int, str] = {}
+        terms: dict[int, list[str]] = {k: [] for k in keys}
+        by_doc = self.schema_version >= 2
+        for part in _parts(keys):
+            marks = ",".join("?" * len(part))
+            hashes.update(self._db.execute(f"SELECT key, content_hash FROM documents WHERE key IN ({marks})", part))
+            if by_doc:
+                for doc, term in self._db.execute(
+                    f"SELECT p.doc, t.term FROM postings p JOIN terms t ON t.id = p.term WHERE p.doc IN ({marks})", part
+                ):
+                    terms[int(doc)].append(term)
+        if not by_doc:  # a version-1 store opened read-only: no index by document, recompute
+            from .retrieve import document_features
+
+            docs = self.documents_by_key(keys)
+            terms = {k: list(document_features(docs[k], self.settings, embed=False).terms) for k in keys}
+        out: dict[int, DocumentFeatures] = {}
+        for key in keys:
+            signature, count = signatures[key]
+            out[key] = DocumentFeatures(
+                content_hash=hashes[key], segmentation=Segmentation((), ()), shingle_count=count,
+                minhash=signature, terms=tuple(sorted(terms[key])), lead="", embedding=vectors.get(key),
+            )
+        return out
 
     def count(self) -> int:
         """Number of documents in the store."""

@@ -231,7 +231,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with Index.open(args.store, writable=True) as index:
         if show_bar:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
                            TextColumn("{task.fields[pairs]} pairs, {task.fields[edges]} edges"),

@@ -43,6 +43,8 @@ class JudgeSettings:
         light_edit_share: share of aligned text verbatim or near-verbatim for a "light edit".
         partial_coverage: below this derivative coverage the reuse is "partial reuse".
         condensed_length_ratio: a derivative shorter than this share of its source is "condensed".
+        direction_min_confidence: below this confidence the texts' own evidence is too weak to turn
+            the question round, and the first text stays the candidate derivative.
     """
 
     derived_probability: float = 0.5
@@ -51,6 +53,7 @@ class JudgeSettings:
     light_edit_share: float = 0.7
     partial_coverage: float = 0.5
     condensed_length_ratio: float = 0.8
+    direction_min_confidence: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -150,10 +153,12 @@ def direction(
     b_as_derivative: OrientedEvidence,
     published_a: str | None,
     published_b: str | None,
+    min_confidence: float = 0.6,
 ) -> Direction:
     """Decide which side is the source: publication dates when both are known and differ, else
     the texts' own evidence (a rewrite is covered by its source more than the other way round,
-    and a condensed rewrite is the shorter text)."""
+    and a condensed rewrite is the shorter text). Below ``min_confidence`` the texts say too
+    little, and the first text (a) is kept as the candidate derivative, as asked."""
     evidence: list[str] = []
     date_a, date_b = _parse_date(published_a), _parse_date(published_b)
     if date_a and date_b and date_a != date_b:
@@ -169,16 +174,17 @@ def direction(
     length_ratio = math.log((len_b + 1) / (len_a + 1))
     z = 4.0 * margin + 2.0 * length_ratio
     confidence_a = 1.0 / (1.0 + math.exp(-z))
-    derivative: Side = "a" if confidence_a >= 0.5 else "b"
     confidence = max(confidence_a, 1.0 - confidence_a)
+    # With little evidence either way the question asked stands: is the first text (a) derived?
+    derivative: Side = "a" if confidence_a >= 0.5 or confidence < min_confidence else "b"
     evidence.append(
         f"{cov_a:.0%} of a has a counterpart in b; {cov_b:.0%} of b has a counterpart in a"
     )
     if abs(length_ratio) > 0.2:
         shorter = "a" if len_a < len_b else "b"
         evidence.append(f"{shorter} is shorter ({min(len_a, len_b)} vs {max(len_a, len_b)} body characters)")
-    if confidence < 0.6:
-        evidence.append("the texts give little evidence of direction")
+    if confidence < min_confidence:
+        evidence.append("the texts give little evidence of direction: a is taken as the derivative, as asked")
     return Direction(derivative, "b" if derivative == "a" else "a", round(confidence, 4), tuple(evidence))
 
 
@@ -213,7 +219,9 @@ def judge(
     settings: JudgeSettings,
 ) -> Verdict:
     """The verdict for a pair, from the aligner's evidence in both orientations."""
-    chosen = direction(a_as_derivative, b_as_derivative, published_a, published_b)
+    chosen = direction(
+        a_as_derivative, b_as_derivative, published_a, published_b, settings.direction_min_confidence
+    )
     oriented = a_as_derivative if chosen.derivative == "a" else b_as_derivative
     p = probability(features(oriented))
     derived = p >= settings.derived_probability

@@ -14,6 +14,12 @@ Two-tier judging
     decided each pair is stored (``lexical`` or ``semantic``); ``escalate="always"`` and ``"never"``
     turn the tiers off, for measuring what the shortcut costs.
 
+Direction
+    Each pair is compared with the later-added document first. The judge orients a pair by
+    publication dates when both are known, else by the texts (coverage, length); when the texts
+    say too little it keeps the first text as the derivative, so an archive added in publication
+    order gets the earlier article as the source.
+
 Resumability
     Judgements live in the store (tables ``results`` and ``scanned``, schema version 2; see
     :mod:`retold.index`). Documents are scanned in batches; one SQLite transaction commits a batch's
@@ -60,7 +66,7 @@ from .errors import ConfigError, StoreError
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Settings
     from .index import Index
-    from .model import CompareResult, Document
+    from .model import CompareResult
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +98,12 @@ class ScanSettings:
             1k benchmark corpus: the gate keeps 99.2 % of the true candidate pairs and 22 % of the
             others, so scan compares ~4x fewer pairs.
         escalate: ``auto`` (two tiers), ``never`` (lexical only) or ``always`` (semantic only).
+        min_fact_agreement, min_facts: the template filter. A derived verdict whose fact diff
+            changes more facts than it keeps (``kept / (kept + changed)`` below this share, with
+            at least ``min_facts`` facts compared) is recorded as not derived, type ``shared
+            template``: wire boilerplate such as Reuters' earnings reports ("Shr 12 cts vs 10 cts")
+            aligns sentence by sentence while every figure and name differs. True rewrites keep
+            their facts (0.7-1.0 on our examples and generated rewrites).
         escalate_low, escalate_high: a lexical probability in ``(low, high)`` is uncertain and
             re-judged semantically. ``low`` sits just above the judge's no-evidence floor (0.217:
             the probability the lexical compare gives a pair with no aligned sentence at all).
@@ -117,6 +129,8 @@ class ScanSettings:
     judge_anchors: float = 0.4
     judge_cosine: float = 0.75
     escalate: Escalate = "auto"
+    min_fact_agreement: float = 0.5
+    min_facts: int = 4
     escalate_low: float = 0.25
     escalate_high: float = 0.9
     escalate_score: float = 0.2
@@ -319,8 +333,8 @@ class ScanResult:
         Returns:
             ``{name: path}`` of the files written (compare pages under ``"compares"``).
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -387,17 +401,14 @@ def _worker_open(store: str, settings: Settings, scan_settings: ScanSettings) ->
     if _Worker.index is not None:
         _Worker.index.close()
     _Worker.index = Index.open(store)
+    try:  # one process per core already: faiss's own threads would only contend
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
     _Worker.settings = settings
     _Worker.scan_settings = scan_settings
-
-
-def _features_from_store(index: Index, key: int, document: Document) -> Any:
-    """The document's retrieval features, reusing its stored embedding instead of encoding again."""
-    from .retrieve import document_features
-
-    features = document_features(document, index.settings, embed=False)
-    vector = index.embeddings([key]).get(key)
-    return replace(features, embedding=vector) if vector is not None else features
 
 
 def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[tuple[int, float, dict[str, float]]]]]:
@@ -406,11 +417,10 @@ def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[tuple[int, flo
     index, scan_settings = _Worker.index, _Worker.scan_settings
     assert index is not None and scan_settings is not None
     documents = index.documents_by_key(list(keys))
+    features = index.stored_features(list(keys))
     out = []
     for key in keys:
-        document = documents[key]
-        found = candidates(index, document, limit=scan_settings.limit_candidates,
-                           features=_features_from_store(index, key, document))
+        found = candidates(index, documents[key], limit=scan_settings.limit_candidates, features=features[key])
         out.append((key, [(c.key, c.score, c.signals) for c in found if c.score >= scan_settings.min_candidate_score]))
     return out
 
@@ -437,7 +447,10 @@ def _judge_task(pairs: Sequence[_Pair]) -> list[tuple[Any, ...]]:
             rows.append((doc_a, doc_b, 0, doc_a, doc_b, 0.0, "same event" if same_event else "unrelated",
                          0.0, 0.0, 0.5, "[]", int(same_event), "retrieval", round(score, 4), now))
             continue
-        a, b = documents[doc_a], documents[doc_b]
+        # The later-added document is asked about first: when the texts give no evidence of
+        # direction (and no dates), the judge keeps the first text as the derivative, so an
+        # archive added in publication order gets the earlier article as the source.
+        a, b = documents[doc_b], documents[doc_a]
         stage = "lexical"
         if scan_settings.escalate == "always" and semantic_available:
             result, stage = compare_documents(a, b, settings), "semantic"
@@ -451,23 +464,36 @@ def _judge_task(pairs: Sequence[_Pair]) -> list[tuple[Any, ...]]:
             )
             if escalate:
                 result, stage = compare_documents(a, b, settings), "semantic"
-        rows.append(_row(doc_a, doc_b, result, score, signals, stage, scan_settings, now))
+        template = result.verdict.derived and _shared_template(result, scan_settings)
+        rows.append(_row(doc_a, doc_b, doc_b, doc_a, result, score, signals, stage, scan_settings, now, template))
     return rows
 
 
-def _row(doc_a: int, doc_b: int, result: CompareResult, score: float, signals: dict[str, float], stage: str,
-         scan_settings: ScanSettings, now: float) -> tuple[Any, ...]:
+def _shared_template(result: CompareResult, scan_settings: ScanSettings) -> bool:
+    """Whether a derived verdict aligns boilerplate rather than reused reporting: facts disagree."""
+    kept = sum(1 for f in result.facts if f.status == "kept")
+    changed = sum(1 for f in result.facts if f.status == "changed")
+    if kept + changed < scan_settings.min_facts:
+        return False
+    return kept / (kept + changed) < scan_settings.min_fact_agreement
+
+
+def _row(doc_a: int, doc_b: int, first: int, second: int, result: CompareResult, score: float,
+         signals: dict[str, float], stage: str, scan_settings: ScanSettings, now: float,
+         template: bool = False) -> tuple[Any, ...]:
     verdict = result.verdict
-    a_is_derivative = verdict.direction.derivative == "a"
-    derivative, source = (doc_a, doc_b) if a_is_derivative else (doc_b, doc_a)
-    same_event = not verdict.derived and (
+    derived = verdict.derived and not template
+    reuse_type = "shared template" if template else verdict.type
+    first_is_derivative = verdict.direction.derivative == "a"
+    derivative, source = (first, second) if first_is_derivative else (second, first)
+    same_event = not derived and not template and (
         verdict.type == "same event"
         or (stage == "lexical"
             and signals.get("anchors", 0.0) >= scan_settings.same_event_anchors
             and signals.get("vector", 0.0) >= scan_settings.same_event_cosine)
     )
     return (
-        doc_a, doc_b, int(verdict.derived), derivative, source, round(verdict.probability, 4), verdict.type,
+        doc_a, doc_b, int(derived), derivative, source, round(verdict.probability, 4), reuse_type,
         round(result.coverage.derivative, 4), round(result.coverage.source, 4),
         round(verdict.direction.confidence, 4), json.dumps(list(verdict.direction.evidence), ensure_ascii=False),
         int(same_event), stage, round(score, 4), now,
@@ -793,10 +819,10 @@ def _graph_html(result: ScanResult, compares: bool) -> str:
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>retold scan: {_esc(result.store)}</title><style>{_CSS}</style></head><body>",
         f"<h1>retold scan of {_esc(result.store)}</h1>",
-        f"<p class=\"meta\">{stats.documents:,} documents, {stats.pairs_total:,} pairs judged, "
-        f"{len(result.edges):,} derivation edges, {len(result.clusters):,} clusters "
-        f"({stats.same_event_links:,} same-event links without derivation). "
-        "Click an edge to open its side-by-side comparison.</p>",
+        (f"<p class=\"meta\">{stats.documents:,} documents, {stats.pairs_total:,} pairs judged, "
+         f"{len(result.edges):,} derivation edges, {len(result.clusters):,} clusters "
+         f"({stats.same_event_links:,} same-event links without derivation). "
+         "Click an edge to open its side-by-side comparison.</p>"),
         "<p><input id=\"filter\" type=\"search\" placeholder=\"filter clusters by id or title\"></p>",
     ]
     for cluster in result.clusters:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--checkpoints", metavar="URI", help="stage checkpoints here instead of DIR/tmp")
     group.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
     spark = parser.add_argument_group("spark")
-    spark.add_argument("--master", default="local[2]",
-                       help="Spark master when not given by spark-submit (default: local[2])")
+    spark.add_argument("--master", default=None,
+                       help="Spark master (default: the one spark-submit was given, else local[2])")
     spark.add_argument("--vector", choices=("broadcast", "off"), default="broadcast",
                        help="lead-vector neighbours: broadcast the matrix (default) or off")
     spark.add_argument("--max-bucket-docs", type=int, default=200, metavar="N",
@@ -68,8 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.encoder is not None:
             settings = settings.with_encoder(args.encoder)
             retrieve = replace(retrieve, encoder=args.encoder)
+        master = args.master
+        if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
+            master = "local[2]"
         path = run_spark(
-            args.inputs, args.out, master=args.master, until=args.until, settings=settings,
+            args.inputs, args.out, master=master, until=args.until, settings=settings,
             retrieve_settings=retrieve,
             scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates),
             spark_settings=SparkSettings(vector=args.vector, max_bucket_docs=args.max_bucket_docs,

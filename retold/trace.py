@@ -5,7 +5,8 @@ Candidates from :func:`retold.retrieve.candidates` are each compared with the ar
 derived pairs first, candidates that are the article's *source* before candidates *derived from the
 article*, then by probability and coverage. The verdict's direction says which way the text went:
 ``relation`` is ``"source"`` when the candidate is the article's source, ``"derivative"`` when the
-article is the candidate's source (the article came first), ``"unrelated"`` when nothing is derived.
+article is the candidate's source (the article came first), ``"related"`` when one was rewritten from
+the other but the texts do not say which, ``"unrelated"`` when nothing is derived.
 
 Example::
 
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .judge import JudgeSettings
 from .model import CompareResult, Coverage, Document, Verdict
 from .retrieve import Candidate, RetrieveSettings, candidates, document_features
 
@@ -37,7 +39,7 @@ __all__ = ["SCHEMA_VERSION", "TraceResult", "TraceSource", "trace"]
 SCHEMA_VERSION = "1.0"
 """Version of the ``trace`` JSON output (``retold/schemas/trace-1.json``)."""
 
-Relation = Literal["source", "derivative", "unrelated"]
+Relation = Literal["source", "related", "derivative", "unrelated"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class TraceResult:
 def _relation_text(relation: Relation) -> str:
     return {
         "source": "source of the article",
+        "related": "one rewritten from the other, direction unclear",
         "derivative": "rewritten from the article",
         "unrelated": "not derived",
     }[relation]
@@ -219,9 +222,11 @@ def _source_dict(s: TraceSource) -> dict[str, Any]:
     }
 
 
-def _relation(result: CompareResult) -> Relation:
+def _relation(result: CompareResult, min_confidence: float = JudgeSettings().direction_min_confidence) -> Relation:
     if not result.verdict.derived:
         return "unrelated"
+    if result.verdict.direction.confidence < min_confidence:
+        return "related"
     return "source" if result.verdict.direction.derivative == "a" else "derivative"
 
 
@@ -232,7 +237,7 @@ def _coverages(result: CompareResult) -> tuple[float, float]:
     return coverage.source, coverage.derivative
 
 
-_RELATION_ORDER = {"source": 0, "derivative": 1, "unrelated": 2}
+_RELATION_ORDER = {"source": 0, "related": 1, "derivative": 2, "unrelated": 3}
 
 
 def trace(

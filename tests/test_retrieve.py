@@ -96,7 +96,8 @@ def test_trace_independent_report_is_not_derived(index: Index, examples: dict[st
 def test_trace_says_when_the_article_is_the_source(index: Index, examples: dict[str, Document]) -> None:
     result = trace(index, examples["wire_story"], limit=5, compare_top=0)
     relations = {s.doc_id: s.relation for s in result.sources}
-    assert relations[examples["rewrite_close"].id] == "derivative"
+    # a close paraphrase of equal length carries no evidence of direction without dates
+    assert relations[examples["rewrite_close"].id] in ("derivative", "related")
     assert relations[examples["rewrite_condensed"].id] == "derivative"
     assert not result.derived_sources
 

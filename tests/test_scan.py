@@ -47,7 +47,9 @@ def stores(tmp_path_factory: pytest.TempPathFactory, shared_data: Path, examples
                 docs.append(load_bytes(line, f"bbc-2004-2005.jsonl:{number}", "json"))
     root = tmp_path_factory.mktemp("scan")
     with Index.open(root / "store", create=True) as index:
-        index.add(docs + list(examples.values()), workers=1)
+        # Publication order: the wire story first, then its rewrites and the independent report.
+        ordered = [examples["wire_story"]] + [d for n, d in examples.items() if n != "wire_story"]
+        index.add(ordered + docs, workers=1)
     shutil.copytree(root / "store", root / "fresh")
     return {"store": root / "store", "fresh": root / "fresh"}
 
@@ -164,7 +166,7 @@ def test_version_1_store_is_upgraded(tmp_path: Path) -> None:
     with Index.open(path, create=True, settings=RetrieveSettings(encoder="none")) as index:
         index.add([Document.from_text("Ships came back to the harbour on Monday morning after the strike.")])
     db = sqlite3.connect(path / DB_NAME)
-    db.executescript("DROP TABLE results; DROP TABLE scanned; PRAGMA user_version = 1;")
+    db.executescript("DROP TABLE results; DROP TABLE scanned; DROP INDEX postings_by_doc; PRAGMA user_version = 1;")
     db.close()
     with Index.open(path) as index:  # read-only: read as is
         assert index.schema_version == 1

@@ -44,7 +44,7 @@ def spark_session():
         pytest.skip(problem)
     from retold.engines.spark import SparkSettings, _session
 
-    session = _session("local[2]", SparkSettings(shuffle_partitions=4))
+    session = _session("local[2]", SparkSettings(shuffle_partitions=2))
     yield session
     session.stop()
 
@@ -162,3 +162,23 @@ def test_bucket_pairs_caps_large_buckets() -> None:
     assert len(pairs) < 10 * len(members)
     assert len(set(pairs)) == len(pairs) and all(a < b for a, b in pairs)
     assert len(list(bucket_pairs(members[:10], cap=10))) == 45
+
+
+def test_a_parquet_of_documents_is_read_like_any_input(spark_session, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from retold.engines.spark import run_spark
+    from retold.ingest import load
+
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").glob("*.txt"))}
+    rows = [{"id": name, "title": None, "text": text} for name, text in texts.items()]
+    rows.append({"id": "repeat", "title": None, "text": texts["wire_story"]})  # same text: dropped
+    rows.append({"id": "short", "title": None, "text": "Too short."})  # too little text: skipped
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "docs.parquet")
+    path = run_spark([str(tmp_path / "docs.parquet")], tmp_path / "out", spark=spark_session, until="documents")
+    assert path == tmp_path / "out" / "tmp" / "documents.parquet"
+    found = {r["id"]: r for r in pq.read_table(path).to_pylist()}
+    assert set(found) == set(texts)
+    for name in texts:
+        assert found[name]["text"] == load(ROOT / "examples" / f"{name}.txt").text

@@ -149,7 +149,7 @@ def test_compare_seed_pair_returns_schema_valid_json(client: httpx.Client, seed_
 
 def test_compare_multipart_files(client: httpx.Client, seed_texts: tuple[str, str]) -> None:
     rewrite, original = seed_texts
-    page = f"<!DOCTYPE html><html><head><title>Talks</title></head><body><article>" + "".join(
+    page = "<!DOCTYPE html><html><head><title>Talks</title></head><body><article>" + "".join(
         f"<p>{p}</p>" for p in original.split("\n\n")) + "</article></body></html>"
     response = client.post("/compare", files={"a": ("dir/../rewrite.txt", rewrite.encode()),
                                               "b": ("original.html", page.encode())},
@@ -344,7 +344,7 @@ def test_trace_documents_edges_index(store_server: str) -> None:
         assert http.get("/documents/no-such-id").status_code == 404
         edges = http.get("/edges").json()
         assert edges["total"] >= 2 and len(edges["edges"]) == edges["total"]
-        assert {e["source"] for e in edges["edges"]} == {source_id}
+        assert source_id in {e["source"] for e in edges["edges"]}
         only = http.get("/edges", params={"doc": source_id, "limit": 1}).json()
         assert len(only["edges"]) == 1 and only["total"] == edges["total"]
         added = http.post("/index", json={"documents": [
@@ -374,11 +374,12 @@ def test_bind_warning() -> None:
 
 
 def test_serve_command(tmp_path: Path) -> None:
-    help_text = subprocess.run([sys.executable, "-m", "retold", "serve", "--help"], capture_output=True, text=True)
+    help_text = subprocess.run([sys.executable, "-m", "retold", "serve", "--help"], check=False,
+                               capture_output=True, text=True)
     for option in ("--host", "--port", "--writable", "--max-body-mb", "--timeout-s"):
         assert option in help_text.stdout
     missing = subprocess.run([sys.executable, "-m", "retold", "serve", str(tmp_path / "nowhere"), "--port", "0"],
-                             capture_output=True, text=True, timeout=60)
+                             check=False, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2
     assert missing.stderr.startswith("retold: error:") and "no retold store" in missing.stderr
     with socket.socket() as probe:
@@ -413,8 +414,12 @@ def test_api_from_openapi_schema(store_server: str) -> None:
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import HealthCheck, given
     from hypothesis import settings as hypothesis_settings
-
-    from schemathesis.specs.openapi.checks import positive_data_acceptance
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        negative_data_rejection,
+        positive_data_acceptance,
+    )
 
     schema = schemathesis.openapi.from_url(f"{store_server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -431,6 +436,19 @@ def test_api_from_openapi_schema(store_server: str) -> None:
             case.call_and_validate(timeout=120, excluded_checks=[positive_data_acceptance])
 
         check()
+        if operation.label == "GET /health":  # no input to get wrong
+            continue
+
+        @given(case=operation.as_strategy(GenerationMode.NEGATIVE))
+        @hypothesis_settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                             suppress_health_check=list(HealthCheck))
+        def check_invalid(case) -> None:  # type: ignore[no-untyped-def]
+            # schema-invalid input: never a server error, and refused with a 4xx
+            response = case.call(timeout=120)
+            assert response.status_code < 500, (case.as_curl_command(), response.text)
+            case.validate_response(response, checks=[not_a_server_error, negative_data_rejection])
+
+        check_invalid()
 
 
 # --- end to end in headless Chromium -------------------------------------------------------------------------
@@ -459,6 +477,9 @@ def _new_page(browser, width: int, height: int):  # type: ignore[no-untyped-def]
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: dialogs.append(f"page error: {error}"))
+    # a Content-Security-Policy violation means the page or the report lost a script or style
+    page.on("console", lambda message: dialogs.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text else None)
     return page, dialogs
 
 
@@ -487,15 +508,17 @@ def test_browser_compare_links_passages(browser, server: str, seed_texts: tuple[
     expect(counterpart).to_have_class(re.compile(r"\bactive\b"))
     expect(clicked).to_have_class(re.compile(r"\bactive\b"))
     expect(counterpart).to_be_in_viewport()
+    if os.environ.get("RETOLD_WEB_SCREENSHOT"):  # refresh docs/web-report.png: verdict on top, linked passages
+        report = page.locator("#report").element_handle()
+        assert report is not None and report.content_frame() is not None
+        report.content_frame().evaluate("window.scrollTo(0, 0)")
+        page.evaluate("document.getElementById('report').scrollIntoView()")
+        page.screenshot(path=str(ROOT / "docs" / "web-report.png"))
     # and back: click the source side, the derivative passage is highlighted
     first_source = source.locator("[data-head]").first
     back = first_source.get_attribute("data-head").split()[0]
     first_source.click()
     expect(derivative.locator(f'[data-aln~="{back}"]').first).to_have_class(re.compile(r"\bactive\b"))
-    if os.environ.get("RETOLD_WEB_SCREENSHOT"):
-        page.set_viewport_size({"width": 1200, "height": 760})
-        page.locator("#report").scroll_into_view_if_needed()
-        page.screenshot(path=str(ROOT / "docs" / "web-report.png"))
     assert dialogs == []
     page.close()
 
@@ -523,7 +546,9 @@ def test_browser_shows_payloads_as_text(browser, server: str, seed_texts: tuple[
     expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
     expect(frame.locator(".article").first).to_contain_text(SCRIPT_PAYLOAD)
     expect(frame.locator(".article").first).to_contain_text(IMG_PAYLOAD)
-    expect(frame.locator(".col-head .name").first).to_contain_text(ATTR_PAYLOAD)
+    expect(page.locator("#chip-a")).to_contain_text(ATTR_PAYLOAD)
+    # (browsers send a quote in a multipart file name as %22, so the report shows that, as text)
+    expect(frame.locator(".col-head .name").first).to_contain_text("onmouseover=%22alert(1).txt")
     assert frame.locator("img").count() == 0
     assert frame.locator("[onmouseover]").count() == 0
     assert frame.locator("script").count() == 1  # the report's own
@@ -549,7 +574,22 @@ def test_browser_phone_width_stacks_columns(browser, server: str, seed_texts: tu
     columns = frame.locator("section.column")
     first, second = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
     assert first and second
-    assert abs(first["x"] - second["x"]) < 2 and second["y"] >= first["y"] + first["height"] - 1
+    assert abs(first["x"] - second["x"]) < 2 and second["y"] > first["y"] + 200  # one above the other
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert dialogs == []
+    page.close()
+
+
+def test_browser_api_docs_work_offline(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page, problems = _new_page(browser, 1280, 900)
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(server) and not request.url.startswith("data:") else None)
+    page.goto(f"{server}/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=30_000)
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/compare", "/health", "/trace"} <= {p.replace("\u200b", "") for p in paths}
+    assert outside == [] and problems == []
     page.close()

@@ -145,7 +145,6 @@ class SparkStats:
     Attributes:
         documents: documents after dropping repeated texts.
         lsh_buckets_capped: LSH buckets larger than ``max_bucket_docs``.
-        candidate_rows: (document, candidate) rows scored.
         pairs: unordered pairs judged.
         pairs_escalated: of those, judged by the semantic compare.
         edges, clusters: in the final result.
@@ -155,7 +154,6 @@ class SparkStats:
 
     documents: int = 0
     lsh_buckets_capped: int = 0
-    candidate_rows: int = 0
     pairs: int = 0
     pairs_escalated: int = 0
     edges: int = 0
@@ -300,7 +298,7 @@ def bucket_pairs(members: Sequence[int], cap: int) -> Iterator[tuple[int, int]]:
         [(1, 2), (1, 3), (2, 3), (2, 4), (3, 4)]
     """
     ordered = sorted(set(members))
-    window = len(ordered) if len(ordered) <= cap else cap
+    window = min(len(ordered), cap)
     for i, low in enumerate(ordered):
         for high in ordered[i + 1 : i + 1 + window]:
             yield low, high
@@ -449,12 +447,14 @@ def _import_pyspark() -> Any:
     return SparkSession
 
 
-def _session(master: str, spark_settings: SparkSettings) -> SparkSession:
+def _session(master: str | None, spark_settings: SparkSettings) -> SparkSession:
     SparkSession = _import_pyspark()
-    builder = SparkSession.builder.appName("retold").master(master)
+    builder = SparkSession.builder.appName("retold")
+    if master is not None:  # None: the master spark-submit was given
+        builder = builder.master(master)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     partitions = spark_settings.shuffle_partitions
-    if master.startswith("local"):
+    if master is not None and master.startswith("local"):
         inner = master[master.find("[") + 1 : -1] if "[" in master else "1"
         cores = (os.cpu_count() or 1) if inner in ("*", "") else int(inner.split(",")[0])
         partitions = partitions or 4 * cores
@@ -463,7 +463,13 @@ def _session(master: str, spark_settings: SparkSettings) -> SparkSession:
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # pyspark raises its own runtime error when the JVM does not start
+        if "JAVA" in str(exc).upper():
+            raise ConfigError(f"Spark could not start Java ({exc}); install Java 17, e.g. "
+                              "apt-get install -y openjdk-17-jre-headless, or set JAVA_HOME") from exc
+        raise
 
 
 def _complete(spark: SparkSession, path: str) -> bool:
@@ -514,6 +520,21 @@ class _Run:
     scan: ScanSettings
     plumbing: SparkSettings
     stats: SparkStats
+    files: list[str] = field(default_factory=list)
+    capped: Any = None
+    kept: list[Any] = field(default_factory=list)
+
+    def keep(self, frame: DataFrame) -> DataFrame:
+        """Persist a frame the stage reads more than once (unpersisted when the stage is written)."""
+        from pyspark import StorageLevel
+
+        self.kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+        return frame
+
+    def release(self) -> None:
+        for frame in self.kept:
+            frame.unpersist()
+        self.kept.clear()
 
     def checkpoint(self, stage: str) -> str:
         return f"{self.tmp}/{stage}.parquet"
@@ -530,9 +551,7 @@ def _stage_documents(run: _Run) -> DataFrame:
             raise InputError(run.inputs[0], "a Parquet of documents needs a 'text' column")
         rdd = source.rdd.zipWithIndex().mapPartitions(parquet_partition)
     else:
-        files = expand_inputs(run.inputs)
-        if not files:
-            raise InputError(", ".join(run.inputs), "no input files")
+        files = run.files
         slices = max(1, math.ceil(len(files) / run.plumbing.files_per_partition))
         rdd = spark.sparkContext.parallelize(list(enumerate(files)), slices).mapPartitions(read_files_partition)
     docs = spark.createDataFrame(rdd, _schema("documents"))
@@ -556,6 +575,7 @@ def _stage_pairs(run: _Run, features: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     spark, rs, cap = run.spark, run.retrieve, run.plumbing.max_bucket_docs
+    features = run.keep(features)  # read by five branches of this stage
     n_docs = features.count()
     run.stats.documents = n_docs
     long_pair = "struct<a:bigint,b:bigint>"
@@ -567,9 +587,15 @@ def _stage_pairs(run: _Run, features: DataFrame) -> DataFrame:
                                     "band int, bucket binary, ordinal bigint")
     buckets = band_df.groupBy("band", "bucket").agg(F.collect_list("ordinal").alias("members")) \
         .where(F.size("members") > 1)
-    run.stats.lsh_buckets_capped = buckets.where(F.size("members") > cap).count()
-    lsh = spark.createDataFrame(buckets.select("members").rdd.flatMap(lambda r: bucket_pairs(r["members"], cap)),
-                                long_pair).distinct()
+    capped = spark.sparkContext.accumulator(0)  # counted while the stage runs, not by another job
+
+    def lsh_pairs(row: Any) -> Iterator[tuple[int, int]]:
+        if len(row["members"]) > cap:
+            capped.add(1)
+        return bucket_pairs(row["members"], cap)
+
+    lsh = run.keep(spark.createDataFrame(buckets.select("members").rdd.flatMap(lsh_pairs), long_pair).distinct())
+    run.capped = capped
 
     # 2. Rare terms: every pair sharing one, with the summed weight of what it shares.
     max_df = rs.max_df_for(n_docs)
@@ -577,17 +603,17 @@ def _stage_pairs(run: _Run, features: DataFrame) -> DataFrame:
     # Count first, collect only rare terms' members: a common term's list would not fit a task.
     rare_terms = postings.groupBy("term").agg(F.count(F.lit(1)).alias("df")) \
         .where((F.col("df") >= 2) & (F.col("df") <= max_df + 1))
-    rare = postings.join(rare_terms, "term").groupBy("term", "df") \
+    rare = run.keep(postings.join(rare_terms, "term").groupBy("term", "df") \
         .agg(F.collect_list("ordinal").alias("members")) \
         .withColumn("weight", F.log(F.lit(float(n_docs + 1)) / (F.col("df") - 1))
-                    * F.when(F.col("term").startswith("w:"), F.lit(1.0)).otherwise(F.lit(rs.anchor_weight)))
+                    * F.when(F.col("term").startswith("w:"), F.lit(1.0)).otherwise(F.lit(rs.anchor_weight))))
     total_weight = rare.select(F.explode("members").alias("q"), "weight").groupBy("q") \
         .agg(F.sum("weight").alias("total_weight"))
     big = max_df + 1
-    shared = spark.createDataFrame(
+    shared = run.keep(spark.createDataFrame(
         rare.select("members", "weight").rdd.flatMap(
             lambda r: ((a, b, r["weight"]) for a, b in bucket_pairs(r["members"], big))),
-        "a bigint, b bigint, weight double").groupBy("a", "b").agg(F.sum("weight").alias("shared"))
+        "a bigint, b bigint, weight double").groupBy("a", "b").agg(F.sum("weight").alias("shared")))
     shared_both = shared.select(F.col("a").alias("q"), F.col("b").alias("c"), "shared").unionByName(
         shared.select(F.col("b").alias("q"), F.col("a").alias("c"), "shared"))
     pool = Window.partitionBy("q").orderBy(F.desc("shared"), F.asc("c"))
@@ -666,7 +692,7 @@ def _stage_edges(run: _Run, judgements: DataFrame, documents: DataFrame, out: Pa
     meta = [tuple(r) for r in documents.join(F.broadcast(key_df), "ordinal")
             .select("ordinal", "id", "title", "published", "name").collect()]
     counts = judgements.agg(F.count(F.lit(1)).alias("n"),
-                            F.sum(F.when(F.col("stage") == "semantic", 1).otherwise(0)).alias("sem")).first()
+                            F.sum(F.when(F.col("stage") == "semantic", 1).otherwise(0)).alias("sem")).collect()[0]
     run.stats.pairs = int(counts["n"])
     run.stats.pairs_escalated = int(counts["sem"] or 0)
     run.stats.documents = run.stats.documents or documents.count()
@@ -692,7 +718,7 @@ def _check_recorded(tmp: Path, recorded: dict[str, Any]) -> None:
 def run_spark(
     inputs: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
-    master: str = "local[2]",
+    master: str | None = "local[2]",
     *,
     until: str | None = None,
     settings: Settings | None = None,
@@ -709,7 +735,8 @@ def run_spark(
             so on a cluster they must be on a file system every executor sees), or ``*.parquet``
             paths of documents (any Hadoop URI).
         out_dir: a local or shared folder: checkpoints in ``out_dir/tmp``, exports beside them.
-        master: the Spark master when this call starts the session (``local[2]``, ``yarn``, ...).
+        master: the Spark master when this call starts the session (``local[2]``, ``yarn``, ...);
+            ``None`` keeps the one ``spark-submit`` was given.
         until: stop after this stage (one of :data:`STAGES`) and return its checkpoint.
         settings: compare settings of the semantic tier (default ``Settings()``).
         retrieve_settings: feature and retrieval settings (default ``RetrieveSettings()``).
@@ -739,6 +766,11 @@ def run_spark(
     retrieve = retrieve_settings or RetrieveSettings()
     scan_settings = scan_settings or ScanSettings()
     plumbing = spark_settings or SparkSettings()
+    files: list[str] = []
+    if not is_parquet_input(inputs):  # check the inputs before starting a JVM
+        files = expand_inputs(inputs)
+        if not files:
+            raise InputError(", ".join(os.fspath(i) for i in inputs), "no input files with a known extension")
     out = Path(out_dir)
     tmp = out / "tmp"
     _check_recorded(tmp, json.loads(json.dumps({
@@ -750,7 +782,7 @@ def run_spark(
         spark = _session(master, plumbing)
     checkpoints = (checkpoint_dir or tmp.resolve().as_uri()).rstrip("/")
     run = _Run(spark, [os.fspath(i) for i in inputs], checkpoints, settings, retrieve, scan_settings,
-               plumbing, SparkStats())
+               plumbing, SparkStats(), files)
     started = time.perf_counter()
     try:
         frames: dict[str, DataFrame] = {}
@@ -768,6 +800,9 @@ def run_spark(
                 logger.info("%s: checkpoint present, skipped", stage)
             else:
                 builders[stage]().write.mode("overwrite").parquet(path)
+                run.release()
+                if stage == "pairs" and run.capped is not None:
+                    run.stats.lsh_buckets_capped = int(run.capped.value)
                 logger.info("%s: written in %.1f s", stage, time.perf_counter() - t0)
             frames[stage] = spark.read.parquet(path)
             run.stats.stage_s[stage] = round(time.perf_counter() - t0, 2)

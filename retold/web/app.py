@@ -42,10 +42,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import functools
 import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -58,7 +60,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -587,11 +589,8 @@ async def _multipart_inputs(request: Request) -> tuple[Callable[[], Document], C
             data, name = item.encode("utf-8"), side
         if not data.strip():
             raise _field_error(["body", side], f"{name}: empty file")
-        readers.append(
-            lambda data=data, name=name, side=side, extras=extras: _document(
-                data, name, extras["format"], ["body", side], title=extras["title"], published=extras["published"]
-            )
-        )
+        readers.append(functools.partial(_document, data, name, extras["format"], ["body", side],
+                                         title=extras["title"], published=extras["published"]))
     await form.close()
     return readers[0], readers[1]
 
@@ -668,6 +667,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         description="Compare two articles (aligned passages, verdict, direction, fact diff) and, with a "
         "store, trace an article to its sources. The server never fetches URLs. See docs/web.md.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: FastAPI's default loads Swagger UI from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.pool = pool
@@ -709,6 +710,32 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         if media is None:
             raise StarletteHTTPException(404, "not found")
         return FileResponse(STATIC_DIR / name, media_type=media)
+
+    # -- OpenAPI docs (Swagger UI from the swagger-ui-py wheel, when installed) ---------------------
+
+    swagger_dir = _swagger_static_dir()
+    if swagger_dir is not None:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        docs_page = get_swagger_ui_html(
+            openapi_url="/openapi.json", title="retold API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js", swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        ).body
+        docs_html = bytes(docs_page).decode("utf-8")
+        inline = [_script_hash(m) for m in re.findall(r"<script>(.*?)</script>", docs_html, re.DOTALL)]
+        docs_csp = page_csp.replace("script-src 'self' " + " ".join(report_hashes), "script-src 'self' " + " ".join(inline))
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs() -> Response:
+            return Response(docs_html, media_type="text/html", headers={"Content-Security-Policy": docs_csp})
+
+        @app.get("/docs/static/{name}", include_in_schema=False)
+        async def docs_static(name: str) -> FileResponse:
+            media = _SWAGGER_FILES.get(name)
+            if media is None:
+                raise StarletteHTTPException(404, "not found")
+            return FileResponse(swagger_dir / name, media_type=media)
 
     # -- API ----------------------------------------------------------------------------------------
 
@@ -888,6 +915,19 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
 
 _STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+_SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                  "favicon-32x32.png": "image/png"}
+
+
+def _swagger_static_dir() -> Path | None:
+    """Swagger UI's files from the swagger-ui-py wheel (found without importing it), if installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return folder if all((folder / name).is_file() for name in _SWAGGER_FILES) else None
 
 
 def _document_dict(document: Document) -> dict[str, Any]:
