@@ -53,3 +53,12 @@ def test_unknown_encoder_is_a_model_error():
 
     with pytest.raises(retold.ModelError, match="unknown encoder"):
         retold.compare("a b c d", "a b c d", retold.Settings().with_encoder("no-such-encoder"))
+
+
+def test_only_web_urls_become_links_in_the_report():
+    article = "The harbour authority approved the expansion of the container terminal on Tuesday evening."
+    safe = retold.load(b'{"text": "%s", "url": "https://example.org/a"}' % article.encode())
+    evil = retold.load(b'{"text": "%s", "url": "javascript:alert(1)"}' % article.encode())
+    page = retold.compare(evil, safe).to_html()
+    assert 'href="https://example.org/a"' in page
+    assert 'href="javascript:' not in page

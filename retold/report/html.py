@@ -258,7 +258,9 @@ def _doc_meta(doc: Document) -> str:
     parts = [p for p in (doc.site, doc.author, doc.published) if p]
     meta = " \u00b7 ".join(_esc(p) for p in parts)
     if doc.url:
-        link = f'<a href="{_esc(doc.url)}">{_esc(doc.url)}</a>'
+        # only web addresses become links: a "javascript:" URL from a JSON or WARC input stays text
+        is_web = doc.url.strip().lower().startswith(("http://", "https://"))
+        link = f'<a href="{_esc(doc.url)}">{_esc(doc.url)}</a>' if is_web else _esc(doc.url)
         meta = f"{meta} \u00b7 {link}" if meta else link
     return meta
 
