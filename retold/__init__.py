@@ -16,6 +16,7 @@ import logging
 
 from .compare import Settings, compare
 from .errors import ConfigError, InputError, ModelError, RetoldError, StoreError
+from .index import Index
 from .ingest import load
 from .model import (
     Added,
@@ -31,6 +32,8 @@ from .model import (
     Span,
     Verdict,
 )
+from .scan import scan
+from .trace import trace
 
 __version__ = "0.1.0"
 
@@ -45,6 +48,7 @@ __all__ = [
     "Dropped",
     "Fact",
     "FactChange",
+    "Index",
     "InputError",
     "ModelError",
     "RetoldError",
@@ -56,6 +60,8 @@ __all__ = [
     "__version__",
     "compare",
     "load",
+    "scan",
+    "trace",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -16,8 +16,8 @@ def test_public_names_are_pinned():
     assert sorted(retold.__all__) == sorted(
         [
             "Added", "Alignment", "CompareResult", "ConfigError", "Coverage", "Direction", "Document",
-            "Dropped", "Fact", "FactChange", "InputError", "ModelError", "RetoldError", "Segment",
-            "Settings", "Span", "StoreError", "Verdict", "__version__", "compare", "load",
+            "Dropped", "Fact", "FactChange", "Index", "InputError", "ModelError", "RetoldError", "Segment",
+            "Settings", "Span", "StoreError", "Verdict", "__version__", "compare", "load", "scan", "trace",
         ]
     )
     for name in retold.__all__:
