@@ -43,6 +43,19 @@ def write_atomically(path: str | Path, text: str) -> None:
         raise
 
 
+def write_outputs(result: Any, args: argparse.Namespace, render_terminal: Callable[[], None]) -> None:
+    """Shared by every command that produces a result object (``to_html``/``to_json``):
+    ``--html FILE`` written atomically, then ``--json`` on stdout or the terminal report."""
+    if getattr(args, "html", None):
+        write_atomically(args.html, result.to_html())
+        if not args.quiet:
+            print(f"retold: wrote {args.html}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+    elif not args.quiet:
+        render_terminal()
+
+
 def _console(args: argparse.Namespace) -> Any:
     from rich.console import Console
 
@@ -64,16 +77,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.stdin_twice:
         raise ConfigError("only one of the two articles can be read from stdin ('-')")
     result = compare(_input_argument(args.a), _input_argument(args.b), _settings(args))
-    if args.html:
-        write_atomically(args.html, result.to_html())
-        if not args.quiet:
-            print(f"retold: wrote {args.html}", file=sys.stderr)
-    if args.json:
-        sys.stdout.write(result.to_json() + "\n")
-    elif not args.quiet:
+
+    def render_terminal() -> None:
         from .report.terminal import render
 
         render(result, _console(args), facts_only=args.command == "facts")
+
+    write_outputs(result, args, render_terminal)
     if args.fail_if_derived and result.verdict.derived:
         return EXIT_FAILURE
     return EXIT_OK

@@ -205,16 +205,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
     with Index.open(args.store) as index:
         result = trace(index, article, limit=args.limit, compare_top=args.compare_top, settings=settings)
-    if args.html:
-        from .cli import write_atomically
+    from .cli import write_outputs
 
-        write_atomically(args.html, result.to_html())
-        if not args.quiet:
-            print(f"retold: wrote {args.html}", file=sys.stderr)
-    if args.json:
-        sys.stdout.write(result.to_json() + "\n")
-    elif not args.quiet:
-        _render_trace(result, args)
+    write_outputs(result, args, lambda: _render_trace(result, args))
     return 0
 
 
