@@ -371,7 +371,7 @@ def judge_partition(rows: Iterable[Any], settings: Settings, scan_settings: Scan
     type, coverage_derivative, coverage_source, direction_confidence, direction_evidence (JSON),
     same_event, stage, retrieval_score, judged_at)``.
     """
-    from .. import scan as scan_stage
+    from ..scan import _judge_task, _Worker
 
     documents: dict[int, Document] = {}
     pairs: list[tuple[int, int, float, dict[str, float]]] = []
@@ -382,10 +382,10 @@ def judge_partition(rows: Iterable[Any], settings: Settings, scan_settings: Scan
         pairs.append((row["doc_a"], row["doc_b"], row["score"], signals))
     if not pairs:
         return
-    worker = scan_stage._Worker
+    worker = _Worker
     worker.index, worker.settings, worker.scan_settings = _PartitionDocuments(documents), settings, scan_settings
     try:
-        yield from scan_stage._judge_task(sorted(pairs, key=lambda p: (p[0], p[1])))
+        yield from _judge_task(sorted(pairs, key=lambda p: (p[0], p[1])))
     finally:
         worker.index = None
 
