@@ -353,7 +353,7 @@ def find_added(
     source_body = source_segments.body_sentences()
     source_texts = [s.span.slice(source_text) for s in source_body]
     added: list[Added] = []
-    candidates: list[tuple[Span, set[str], frozenset[str]]] = []
+    candidates: list[tuple[Span, frozenset[str]]] = []
     for sentence in derivative_segments.body_sentences():
         link = linked.get(sentence.index)
         if link is None:
@@ -372,7 +372,7 @@ def find_added(
             share = len(terms & support) / len(terms)
             new_numbers = {t for t in terms - support if t[:1].isdigit()}
             if share < settings.clause_lexical_support or new_numbers:
-                candidates.append((clause, support, terms))
+                candidates.append((clause, terms))
     if candidates and source_texts:
         clause_texts = [c[0].slice(derivative_text) for c in candidates]
         if encoder is not None:
@@ -382,7 +382,7 @@ def find_added(
         else:
             best_semantic = np.zeros(len(clause_texts))
         all_source_terms = [frozenset(content_terms(t)) for t in source_texts]
-        for (clause, _support, terms), sem in zip(candidates, best_semantic):
+        for (clause, terms), sem in zip(candidates, best_semantic):
             best_lexical = max(len(terms & st) / len(terms) for st in all_source_terms)
             if sem < settings.clause_semantic_support and best_lexical < settings.clause_lexical_support:
                 added.append(Added(clause, "clause", clause.slice(derivative_text)))

@@ -63,7 +63,7 @@ def bbc_pairs(per_group: int, rng: random.Random) -> list[tuple[str, Document, D
     out: list[tuple[str, Document, Document, int]] = []
 
     def doc(record: dict) -> Document:
-        return load(json.dumps({"text": record["text"], "title": record.get("title")}).encode(), )
+        return load(json.dumps({"text": record["text"], "title": record.get("title")}).encode())
 
     for first, second in identical[:per_group]:
         out.append(("bbc-identical", doc(first), doc(second), 1))
