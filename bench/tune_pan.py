@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 GRID: dict[str, list[Any]] = {
     "validation_cosine": [0.4, 0.45, 0.5],
     "trim_ratio": [0.5, 0.7],
-    "summary_cosine": [0.25, 0.3],
+    "summary_cosine": [0.33, 0.36],
 }
 
 _PAIRS: list[tuple[str, str, str, list[tuple[int, int, int, int]]]] = []

@@ -21,12 +21,15 @@ a pure function below; :func:`detect_passages` chains them:
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
-6. **Summaries.** When nothing verbatim-like was found (no passage, or only passages whose source
-   side is ``summary_length_ratio`` times longer than the suspicious side), the suspicious text is
-   scanned for the window of ``summary_window_chars`` characters whose tf-isf vector is closest to
-   the *whole* source document; at ``summary_cosine`` or more, that window is reported against the
-   whole source text (:func:`detect_summary`). A summary condenses its whole source, which is how
-   PAN 2013 annotates summary obfuscation.
+6. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
+   characters whose tf-isf vector is closest to the *whole* source document (:func:`detect_summary`).
+   A summary condenses its whole source, which is how PAN 2013 annotates summary obfuscation, so
+   the window is reported against the whole source text when it looks like one: its cosine reaches
+   ``summary_cosine``, the source is at least ``summary_source_ratio`` times longer than the
+   window, its sentences draw on sources spread over at least ``summary_spread`` of the source
+   document (a summary condenses all of it; a copied passage comes from one place), and every
+   passage of step 5 lies inside the window (give or take ``summary_margin_chars``): those are the
+   summary's sentences matched one by one, and the summary replaces them.
 
 The texts are used exactly as given, without normalisation, because PAN offsets count characters
 of the files as they are.
@@ -85,8 +88,12 @@ class PassageSettings:
         summary: run the summary pass (step 6 of the module docstring).
         summary_cosine: the window-to-document cosine a summary needs.
         summary_window_chars: the length of the suspicious window the summary pass looks for.
-        summary_length_ratio: passages whose source side is this many times longer than their
-            suspicious side do not stop the summary pass.
+        summary_source_ratio: the source must be this many times longer than the window.
+        summary_spread: the share of the source, from the first to the last source sentence that
+            the window's sentences match best (at ``summary_match_cosine`` or more), must reach this.
+        summary_match_cosine: the tf-isf cosine a window sentence's best source sentence needs to
+            count for the spread.
+        summary_margin_chars: passages ending this far outside the window still count as inside.
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -110,9 +117,12 @@ class PassageSettings:
     refine_min_cosine: float = 0.0
     chain: bool = False
     summary: bool = True
-    summary_cosine: float = 0.3
+    summary_cosine: float = 0.36
     summary_window_chars: int = 620
-    summary_length_ratio: float = 3.0
+    summary_source_ratio: float = 3.5
+    summary_spread: float = 0.4
+    summary_match_cosine: float = 0.2
+    summary_margin_chars: int = 300
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -459,10 +469,12 @@ def filter_passages(
 def detect_summary(
     suspicious: _Side, source: _Side, source_length: int, settings: PassageSettings
 ) -> tuple[Span, Span] | None:
-    """The suspicious window closest to the whole source document, if close enough.
+    """The suspicious window closest to the whole source document, if it looks like a summary.
 
     The window is a run of whole sentences about ``summary_window_chars`` long; it is reported
-    against the whole source text, ``Span(0, source_length)``.
+    against the whole source text, ``Span(0, source_length)``, when its cosine reaches
+    ``summary_cosine``, the source is ``summary_source_ratio`` times longer than it, and its
+    sentences draw on a ``summary_spread`` share of the source (see the module docstring).
     """
     if not suspicious.spans or not source.spans:
         return None
@@ -497,7 +509,21 @@ def detect_summary(
     if best is None or best[0] < settings.summary_cosine:
         return None
     _, lo, hi = best
-    return Span(spans[lo].start, spans[hi].end), Span(0, source_length)
+    window = Span(spans[lo].start, spans[hi].end)
+    if source_length < settings.summary_source_ratio * len(window):
+        return None
+    if _source_spread(suspicious.vectors[lo : hi + 1], source, settings.summary_match_cosine) < settings.summary_spread:
+        return None
+    return window, Span(0, source_length)
+
+
+def _source_spread(rows: sparse.csr_matrix, source: _Side, match_cosine: float) -> float:
+    """The share of the source sentences between the first and the last best match of ``rows``."""
+    similarity = (rows @ source.vectors.T).toarray()
+    best = similarity.argmax(axis=1)[similarity.max(axis=1) >= match_cosine]
+    if not len(best):
+        return 0.0
+    return float(best.max() - best.min() + 1) / len(source.spans)
 
 
 def detect_passages(
@@ -537,11 +563,10 @@ def detect_passages(
     clusters = extend(seeds, similarity, susp_side, src_side, settings)
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if settings.summary:
-        verbatim = [
-            (d, r) for d, r in passages if len(r) < settings.summary_length_ratio * len(d)
-        ]
-        if not verbatim:
-            summary = detect_summary(susp_side, src_side, len(source), settings)
-            if summary is not None:
-                return [summary]
+        summary = detect_summary(susp_side, src_side, len(source), settings)
+        margin = settings.summary_margin_chars
+        if summary is not None and all(
+            d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages
+        ):
+            return [summary]
     return passages

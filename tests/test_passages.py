@@ -71,11 +71,17 @@ REAL_PAIRS = [
     ("03-random-obfuscation", "suspicious-document00006", "source-document00560", 0.8),
     ("04-translation-obfuscation", "suspicious-document00004", "source-document00420", 0.6),
     ("05-summary-obfuscation", "suspicious-document00008", "source-document00305", 0.5),
+    # summaries whose sentences also match one by one: the summary replaces those fragments
+    ("05-summary-obfuscation", "suspicious-document00023", "source-document02641", 0.9),
+    ("05-summary-obfuscation", "suspicious-document00080", "source-document00529", 0.9),
 ]
 NO_PLAGIARISM = [
     ("suspicious-document00017", "source-document00135"),
     ("suspicious-document00017", "source-document00189"),
     ("suspicious-document00017", "source-document00350"),
+    # a window close to the whole source whose sentences match one spot of it: not a summary
+    ("suspicious-document00150", "source-document01446"),
+    ("suspicious-document00181", "source-document01599"),
 ]
 
 
