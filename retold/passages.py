@@ -37,6 +37,7 @@ of the files as they are.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -115,6 +116,7 @@ class PassageSettings:
     refine_min_share: float = 0.8
     refine_margin_sentences: int = 1
     refine_min_cosine: float = 0.0
+    refine_blocks: bool = True
     chain: bool = False
     summary: bool = True
     summary_cosine: float = 0.36
@@ -370,6 +372,25 @@ def _run_edges(mask: np.ndarray, run: int) -> tuple[int, int] | None:
     return int(hits[0]), int(hits[-1]) + run - 1
 
 
+def _block_edges(
+    d_tokens: list[str], r_tokens: list[str], run: int
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """First and last token of the in-order common word runs (at least ``run`` words) of two texts.
+
+    The runs are difflib's matching blocks, which pair the two sides, so both edges come from the
+    same copied words (shared words elsewhere in one region cannot stretch only that side).
+    """
+    blocks = [
+        b
+        for b in difflib.SequenceMatcher(None, d_tokens, r_tokens, autojunk=False).get_matching_blocks()
+        if b.size >= run
+    ]
+    if not blocks:
+        return None, None
+    first, last = blocks[0], blocks[-1]
+    return (first.a, last.a + last.size - 1), (first.b, last.b + last.size - 1)
+
+
 def _end_after_punctuation(text: str, end: int) -> int:
     while end < len(text) and not text[end].isspace() and not text[end].isalnum():
         end += 1
@@ -415,8 +436,11 @@ def refine_edges(
     inside = [i for i, (start, _) in enumerate(d_offsets) if d_span.start <= start < d_span.end]
     if not inside or d_mask[inside].mean() < settings.refine_min_share:
         return d_span, r_span
-    d_edges = _run_edges(d_mask, settings.refine_run)
-    r_edges = _run_edges(r_mask, settings.refine_run)
+    if settings.refine_blocks:
+        d_edges, r_edges = _block_edges(d_tokens, r_tokens, settings.refine_run)
+    else:
+        d_edges = _run_edges(d_mask, settings.refine_run)
+        r_edges = _run_edges(r_mask, settings.refine_run)
     if d_edges is None or r_edges is None:
         return d_span, r_span
     # an edge moves inside its own sentence or out into the margin, never past a whole sentence
