@@ -26,7 +26,9 @@ from pathlib import Path
 
 import httpx
 import jsonschema
+import psutil
 import pytest
+from fastapi import FastAPI
 
 from retold.compare import Settings
 from retold.report.json import load_schema
@@ -51,10 +53,16 @@ TRACE_SCHEMA = json.loads((ROOT / "retold" / "schemas" / "trace-1.json").read_te
 
 @contextmanager
 def serving(settings: ServeSettings) -> Iterator[str]:
-    """Run the app under uvicorn on a free loopback port in a thread; yield its base URL."""
+    """Run the app of ``settings`` under uvicorn on a free loopback port in a thread; yield its base URL."""
+    with serving_app(create_app(settings)) as url:
+        yield url
+
+
+@contextmanager
+def serving_app(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port in a thread; yield its base URL."""
     import uvicorn
 
-    app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -287,6 +295,53 @@ def test_timeout_is_504(seed_texts: tuple[str, str]) -> None:
     assert "time limit" in response.json()["detail"]
 
 
+def _tree_cpu_s(root: psutil.Process) -> float:
+    """CPU seconds used so far by ``root`` and all its descendants (the server's workers among them)."""
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def test_timed_out_compare_stops_its_cpu_work(seed_texts: tuple[str, str]) -> None:
+    """A compare that passes the time limit gets 504, and its work stops: the worker process that ran
+    it is killed, the server's process tree goes idle, and the only worker slot serves the next
+    request at once (a thread would have kept comparing for ~15 s more)."""
+    rewrite, original = seed_texts
+    # 25 copies of the seed pair: ~15 s of alignment on one core, far past the 1 s limit
+    slow = {"a": _article("\n\n".join([rewrite] * 25)), "b": _article("\n\n".join([original] * 25))}
+    app = create_app(ServeSettings(timeout_s=1.0, workers=1, max_body_mb=5, compare=Settings().with_encoder("none")))
+    with serving_app(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        workers = app.state.workers
+        [first] = workers.pids()
+        started = time.monotonic()
+        response = http.post("/compare", json=slow)
+        assert response.status_code == 504, response.text
+        assert time.monotonic() - started < 4
+        # the worker that ran it is gone (killed and reaped), not finishing in the background
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(first) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not psutil.pid_exists(first)
+        assert workers.killed == 1
+        # nothing in the server's process tree keeps computing
+        me = psutil.Process()
+        before = _tree_cpu_s(me)
+        time.sleep(1.0)
+        assert _tree_cpu_s(me) - before < 0.4
+        # the single worker slot is free: the seed pair is compared promptly, by a new worker
+        started = time.monotonic()
+        response = http.post("/compare", json={"a": _article(rewrite), "b": _article(original)})
+        assert response.status_code == 200, response.text
+        assert response.json()["verdict"]["derived"] is True
+        assert time.monotonic() - started < 5
+        assert workers.pids() and first not in workers.pids()
+
+
 def test_pool_refuses_work_beyond_its_queue() -> None:
     from starlette.exceptions import HTTPException
 
@@ -319,6 +374,8 @@ def test_pool_refuses_work_beyond_its_queue() -> None:
 def test_store_endpoints_need_a_store(client: httpx.Client) -> None:
     for method, path, body in (("POST", "/trace", {"article": {"text": "The port reopened on Monday."}}),
                                ("GET", "/documents/x", None), ("GET", "/edges", None),
+                               ("GET", "/compare/x/y", None),
+                               ("POST", "/compare/x", {"article": {"text": "The port reopened on Monday."}}),
                                ("POST", "/index", {"documents": [{"text": "The port reopened on Monday."}]})):
         response = client.request(method, path, json=body)
         assert response.status_code == 503, path
@@ -356,6 +413,52 @@ def test_trace_documents_edges_index(store_server: str) -> None:
         assert http.get("/documents/fresh-1").json()["text"].startswith("A new bridge")
 
 
+def test_compare_two_stored_documents(store_server: str) -> None:
+    """GET /compare/{derivative}/{source}: an edge of the scan, compared again, as JSON and as the report."""
+    with httpx.Client(base_url=store_server, timeout=120) as http:
+        edge = http.get("/edges").json()["edges"][0]
+        path = f"/compare/{edge['derivative']}/{edge['source']}"
+        response = http.get(path, params={"stage": edge["stage"]})
+        assert response.status_code == 200, response.text
+        data = response.json()
+        jsonschema.Draft202012Validator(load_schema()).validate(data)
+        assert data["verdict"]["derived"] is True
+        assert data["verdict"]["type"] == edge["type"]  # the tier that decided the edge gives its verdict
+        assert (data["documents"]["a"]["id"], data["documents"]["b"]["id"]) == (edge["derivative"], edge["source"])
+        assert data["alignments"]
+        page = http.get(path, params={"format": "html"})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "sandbox allow-scripts" in page.headers["content-security-policy"]
+        assert 'data-role="derivative"' in page.text
+        missing = http.get(f"/compare/{edge['derivative']}/no-such-id")
+        assert missing.status_code == 404 and "no-such-id" in missing.json()["detail"]
+        assert http.get(path, params={"stage": "fast"}).status_code == 422
+
+
+def test_compare_article_with_stored_document(store_server: str) -> None:
+    """POST /compare/{id}: a pasted article against one stored document, as the trace compared them."""
+    condensed = (EXAMPLES / "rewrite_condensed.txt").read_text(encoding="utf-8")
+    with httpx.Client(base_url=store_server, timeout=120) as http:
+        traced = http.post("/trace", json={"article": {"text": condensed}, "limit": 5, "compare_top": 1}).json()
+        best = traced["sources"][0]
+        assert best["relation"] == "source"
+        response = http.post(f"/compare/{best['document']['id']}", json={"article": {"text": condensed, "name": "mine.txt"}})
+        assert response.status_code == 200, response.text
+        data = response.json()
+        jsonschema.Draft202012Validator(load_schema()).validate(data)
+        assert data["documents"]["a"]["name"] == "mine.txt"
+        assert data["documents"]["b"]["id"] == best["document"]["id"]
+        assert (data["derivative"], data["source"]) == ("a", "b")  # the article was rewritten from it
+        assert data["verdict"] == best["compare"]["verdict"]  # the same comparison the trace made
+        page = http.post(f"/compare/{best['document']['id']}?format=html", json={"article": {"text": condensed}})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert http.post("/compare/no-such-id", json={"article": {"text": condensed}}).status_code == 404
+        short = http.post(f"/compare/{best['document']['id']}", json={"article": {"text": "Too short."}})
+        assert short.status_code == 422
+        assert short.json()["detail"][0]["loc"] == ["body", "article", "text"]
+
+
 def test_read_only_store_refuses_index(store_dir: Path) -> None:
     settings = ServeSettings(store=str(store_dir), compare=Settings().with_encoder("none"))
     with serving(settings) as url, httpx.Client(base_url=url) as http:
@@ -376,7 +479,7 @@ def test_bind_warning() -> None:
 def test_serve_command(tmp_path: Path) -> None:
     help_text = subprocess.run([sys.executable, "-m", "retold", "serve", "--help"], check=False,
                                capture_output=True, text=True)
-    for option in ("--host", "--port", "--writable", "--max-body-mb", "--timeout-s"):
+    for option in ("--host", "--port", "--writable", "--max-body-mb", "--timeout-s", "--workers"):
         assert option in help_text.stdout
     missing = subprocess.run([sys.executable, "-m", "retold", "serve", str(tmp_path / "nowhere"), "--port", "0"],
                              check=False, capture_output=True, text=True, timeout=60)
@@ -424,7 +527,8 @@ def test_api_from_openapi_schema(store_server: str) -> None:
     schema = schemathesis.openapi.from_url(f"{store_server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} >= {"POST /compare", "GET /health", "POST /trace", "GET /edges",
-                                               "GET /documents/{doc_id}", "POST /index"}
+                                               "GET /documents/{doc_id}", "POST /index", "POST /compare/{doc_id}",
+                                               "GET /compare/{derivative_id}/{source_id}"}
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -592,4 +696,96 @@ def test_browser_api_docs_work_offline(browser, server: str) -> None:  # type: i
     paths = set(page.locator(".opblock-summary-path").all_inner_texts())
     assert {"/compare", "/health", "/trace"} <= {p.replace("\u200b", "") for p in paths}
     assert outside == [] and problems == []
+    page.close()
+
+
+def _click_passage_and_check_counterpart(page, frame_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the last aligned passage of the derivative; its counterpart in the source lights up."""
+    from playwright.sync_api import expect
+
+    # let the page's smooth scroll to the report end first (a click during it may be scrolled away):
+    # the report's top at the top of the window, or the page scrolled to its end
+    page.wait_for_function("""id => {
+        const top = document.getElementById(id).getBoundingClientRect().top;
+        return Math.abs(top) < 2 || Math.ceil(innerHeight + scrollY) >= document.documentElement.scrollHeight;
+    }""", arg=frame_id)
+    frame = page.frame_locator(f"#{frame_id}")
+
+    derivative = frame.locator('.article[data-role="derivative"]')
+    source = frame.locator('.article[data-role="source"]')
+    passages = derivative.locator("[data-head]")
+    assert passages.count() >= 1
+    clicked = passages.nth(passages.count() - 1)
+    aln = clicked.get_attribute("data-head").split()[0]
+    clicked.click()
+    counterpart = source.locator(f'[data-aln~="{aln}"]').first
+    expect(counterpart).to_have_class(re.compile(r"\bactive\b"))
+    expect(counterpart).to_be_in_viewport()
+
+
+def test_browser_trace_mode_finds_the_source(browser, store_server: str) -> None:  # type: ignore[no-untyped-def]
+    """At phone width: paste the condensed rewrite, trace it, open the wire story side by side."""
+    from playwright.sync_api import expect
+
+    condensed = (EXAMPLES / "rewrite_condensed.txt").read_text(encoding="utf-8")
+    page, dialogs = _new_page(browser, 390, 844)
+    page.goto(f"{store_server}/#trace")
+    expect(page.locator("#mode-trace")).to_be_visible()
+    expect(page.locator("#mode-compare")).to_be_hidden()
+    page.fill("#text-t", condensed)
+    page.click("#trace")
+    wire = page.locator("#trace-list li.source").filter(has_text="wire_story.txt")
+    expect(wire).to_have_count(1, timeout=60_000)
+    expect(wire).to_contain_text("source of the article")
+    expect(wire).to_contain_text("article \u2190 this document")
+    assert "rel-source" in (wire.get_attribute("class") or "")
+    expect(page.locator("#trace-list li.source").first).to_have_class(re.compile(r"\brel-source\b"))
+    wire.locator("button.open").click()
+    frame = page.frame_locator("#trace-report")
+    expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
+    expect(page.locator("#trace-report-title")).to_contain_text("wire_story.txt")
+    _click_passage_and_check_counterpart(page, "trace-report")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert dialogs == []
+    page.close()
+
+
+def test_browser_graph_mode_opens_an_edge(browser, store_server: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page, dialogs = _new_page(browser, 1280, 900)
+    page.goto(f"{store_server}/")
+    page.click("#tab-graph")
+    expect(page.locator("#mode-graph")).to_be_visible()
+    edges = page.locator("#graph-clusters .edge button.open")
+    expect(edges).to_have_count(2, timeout=30_000)  # the two rewrites of the wire story, one edge each
+    expect(page.locator("#graph-range")).to_have_text("1\u20132 of 2")
+    expect(page.locator(".cluster .earliest")).to_have_count(1)
+    expect(page.locator(".cluster h3")).to_have_text("c1: 3 articles, 2 edges")
+    edges.first.click()
+    frame = page.frame_locator("#graph-report")
+    expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)
+    expect(frame.locator(".verdict")).to_contain_text("\u2190")
+    _click_passage_and_check_counterpart(page, "graph-report")
+    # filtering by a document keeps only its edges
+    page.locator(".cluster .members button.doc").first.click()
+    expect(page.locator("#graph-summary")).to_contain_text("touching")
+    expect(page.locator("#graph-doc")).not_to_have_value("")
+    assert dialogs == []
+    page.close()
+
+
+def test_browser_modes_without_a_store_say_so(browser, server: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page, dialogs = _new_page(browser, 1280, 900)
+    page.goto(f"{server}/#graph")
+    expect(page.locator("#graph-nostore")).to_contain_text("no store")
+    expect(page.locator("#graph-apply")).to_be_disabled()
+    page.click("#tab-trace")
+    expect(page.locator("#trace-nostore")).to_contain_text("retold serve STORE")
+    expect(page.locator("#trace")).to_be_disabled()
+    page.click("#tab-compare")
+    expect(page.locator("#text-a")).to_be_visible()
+    assert dialogs == []
     page.close()

@@ -3,6 +3,7 @@
 ::
 
     retold serve [STORE] [--host 127.0.0.1] [--port 8000] [--writable] [--max-body-mb 5] [--timeout-s 30]
+                 [--workers N] [--encoder NAME]
 
 The application itself is built by :func:`retold.web.app.create_app`; see ``docs/web.md`` for the
 endpoints, the limits and the security notes.
@@ -32,6 +33,8 @@ def add_parsers(commands: Any) -> None:
                        help="largest request body accepted, in MB (default 5; larger gets 413)")
     serve.add_argument("--timeout-s", type=_positive_float, default=30.0, metavar="S",
                        help="longest a request may take, in seconds (default 30; longer gets 504)")
+    serve.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="worker processes for comparisons and traces (default: one per CPU, at most 4)")
     serve.add_argument("--encoder", help="sentence encoder: use-m3 (default), none, or module:attribute")
     serve.set_defaults(handler=cmd_serve)
 
@@ -40,6 +43,13 @@ def _port(value: str) -> int:
     number = int(value)
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return number
 
 
@@ -77,7 +87,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if getattr(args, "encoder", None):
         compare_settings = compare_settings.with_encoder(args.encoder)
     settings = ServeSettings(store=args.store, writable=args.writable, host=args.host, port=args.port,
-                             max_body_mb=args.max_body_mb, timeout_s=args.timeout_s, compare=compare_settings)
+                             max_body_mb=args.max_body_mb, timeout_s=args.timeout_s, workers=args.workers,
+                             compare=compare_settings)
     warning = bind_warning(settings.host)
     if warning:
         print(warning, file=sys.stderr)

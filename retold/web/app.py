@@ -2,10 +2,14 @@
 
 Endpoints (OpenAPI at ``/openapi.json``, interactive docs at ``/docs``)::
 
-    GET  /                  the web page: paste or drop two articles, see the side-by-side report
+    GET  /                  the web page: compare two articles, trace one against the store, browse
+                            the graph of a scanned store
     GET  /health            {"status": "ok", ...}
     POST /compare           two articles (JSON or multipart files) -> compare-1 JSON, or the HTML
                             report with ?format=html
+    POST /compare/{doc_id}  one article against a stored document -> compare-1 JSON or HTML report
+    GET  /compare/{derivative_id}/{source_id}
+                            two stored documents -> compare-1 JSON or HTML report
     POST /trace             one article -> trace-1 JSON (needs a store)
     GET  /documents/{id}    one stored document (needs a store)
     GET  /edges             derivation edges and clusters found by ``retold scan`` (needs a store)
@@ -16,10 +20,11 @@ Limits and safety, all enforced here rather than by the caller:
 - Request bodies are capped (:attr:`ServeSettings.max_body_bytes`): a ``Content-Length`` over the
   cap is refused with 413 before anything is read, and a chunked body is counted as it streams and
   refused with 413 as soon as it passes the cap.
-- Comparisons are CPU-bound, so they run in a bounded thread pool; each request waits at most
-  :attr:`ServeSettings.timeout_s` (then 504) and at most :attr:`ServeSettings.max_pending` jobs may
-  be queued or running (then 503). A timed-out job cannot be killed (Python threads cannot be); it
-  finishes in the background and keeps its slot until then, so the pending cap still bounds the CPU.
+- Comparisons and traces are CPU-bound, so they run in a few worker processes
+  (:mod:`retold.web.workers`); each request waits at most :attr:`ServeSettings.timeout_s` (then
+  504) and at most :attr:`ServeSettings.max_pending` jobs may be queued or running (then 503). A
+  job that passes the time limit has its worker process killed and replaced, so its CPU stops at
+  once. Short store reads (``/documents``, ``/edges``) and ``/index`` run in a small thread pool.
 - The server never fetches a URL and never opens a path taken from a request: uploads are read
   from memory (:func:`retold.ingest.load_bytes`), an upload's file name is only a label.
 - Bad input gets a 422 whose ``detail`` names the field (``["body", "a", "text"]``); an
@@ -42,17 +47,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -66,7 +69,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..compare import Settings
-from ..errors import ConfigError, InputError, StoreError
+from ..errors import ConfigError, StoreError
+from .workers import (
+    ArticleSpec,
+    Busy,
+    FieldError,
+    TimedOut,
+    WorkerError,
+    WorkerPool,
+    WorkerSettings,
+    compare_job,
+    read_article,
+    trace_job,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..index import Index
@@ -94,8 +109,10 @@ class ServeSettings:
         writable: open the store for writing (``POST /index``); takes the store's write lock.
         host, port: where uvicorn listens; ``127.0.0.1`` by default.
         max_body_mb: the largest request body accepted, in megabytes (then 413).
-        timeout_s: the longest a request waits for its comparison (then 504).
-        workers: threads running comparisons; ``None``: one per CPU, at most 4.
+        timeout_s: the longest a request waits for its comparison (then 504; the worker process
+            running it is killed).
+        workers: worker processes running comparisons and traces (and threads for store
+            reads); ``None``: one per CPU, at most 4.
         max_pending: comparisons queued or running at once before new ones get 503;
             ``None``: four per worker.
         compare: the comparison settings (encoder and stage thresholds).
@@ -198,6 +215,14 @@ class TraceIn(BaseModel):
     compare_top: int = Field(default=3, ge=0, le=10, description="Sources that keep their full comparison.")
 
 
+class StoredCompareIn(BaseModel):
+    """An article to compare with one stored document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article: ArticleIn
+
+
 class IndexIn(BaseModel):
     """Articles to add to the store (one transaction per call)."""
 
@@ -220,6 +245,7 @@ class HealthOut(BaseModel):
     encoder: str
     max_body_bytes: int
     timeout_s: float
+    workers: int = Field(description="Worker processes running comparisons and traces.")
 
 
 class DocumentOut(BaseModel):
@@ -440,11 +466,15 @@ def _report_csp(report_hashes: list[str]) -> str:
     ])
 
 
-# --- the worker pool ----------------------------------------------------------------------------------
+# --- the thread pool for store reads -------------------------------------------------------------------
 
 
 class _Pool:
-    """A bounded thread pool with a per-job time limit and a cap on queued plus running jobs."""
+    """A bounded thread pool with a per-job time limit and a cap on queued plus running jobs.
+
+    Used for short store reads and ``POST /index``, which need the server's open store; the
+    CPU-bound comparisons and traces run in :class:`~retold.web.workers.WorkerPool` instead.
+    """
 
     def __init__(self, threads: int, pending_limit: int, timeout_s: float) -> None:
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retold-web")
@@ -495,6 +525,8 @@ class _Store:
         self.writable = writable
         self.index: Index = Index.open(path, writable=writable)
         self.lock = threading.Lock()
+        # Bumped when POST /index adds documents: the workers then reopen their read-only view.
+        self.generation = 0
 
     def close(self) -> None:
         with self.lock:
@@ -513,29 +545,14 @@ def _safe_name(name: str | None, default: str) -> str:
     return label or default
 
 
-def _document(data: bytes, name: str, fmt: str | None, loc: list[str | int],
-              title: str | None = None, published: str | None = None,
-              doc_id: str | None = None, url: str | None = None) -> Document:
-    """Read one article from memory; an unreadable one becomes a 422 naming ``loc``."""
-    from ..ingest import load_bytes
-
-    try:
-        document = load_bytes(data, name, fmt)
-    except (InputError, ConfigError) as exc:
-        raise _field_error(loc, str(exc)) from exc
-    overrides = {k: v for k, v in (("title", title), ("published", published), ("id", doc_id), ("url", url))
-                 if v is not None and v.strip()}
-    return replace(document, **overrides) if overrides else document
+def _spec(article: ArticleIn, default_name: str, loc: list[str | int]) -> ArticleSpec:
+    return ArticleSpec(article.text.encode("utf-8"), _safe_name(article.name, default_name), article.format,
+                       tuple(loc), title=article.title, published=article.published,
+                       doc_id=getattr(article, "id", None), url=getattr(article, "url", None))
 
 
-def _article(article: ArticleIn, default_name: str, loc: list[str | int]) -> Document:
-    return _document(article.text.encode("utf-8"), _safe_name(article.name, default_name), article.format,
-                     loc, title=article.title, published=article.published,
-                     doc_id=getattr(article, "id", None), url=getattr(article, "url", None))
-
-
-async def _compare_inputs(request: Request) -> tuple[Callable[[], Document], Callable[[], Document]]:
-    """Read ``/compare``'s body (JSON or multipart) into two deferred document readers."""
+async def _compare_inputs(request: Request) -> tuple[ArticleSpec, ArticleSpec]:
+    """Read ``/compare``'s body (JSON or multipart) into two articles, read later by a worker."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "multipart/form-data":
         return await _multipart_inputs(request)
@@ -551,11 +568,10 @@ async def _compare_inputs(request: Request) -> tuple[Callable[[], Document], Cal
         parsed = _COMPARE_IN.validate_python(payload)
     except ValidationError as exc:
         raise RequestValidationError(_validation_detail(exc, ["body"])) from exc
-    return (lambda: _article(parsed.a, "a", ["body", "a", "text"]),
-            lambda: _article(parsed.b, "b", ["body", "b", "text"]))
+    return _spec(parsed.a, "a", ["body", "a", "text"]), _spec(parsed.b, "b", ["body", "b", "text"])
 
 
-async def _multipart_inputs(request: Request) -> tuple[Callable[[], Document], Callable[[], Document]]:
+async def _multipart_inputs(request: Request) -> tuple[ArticleSpec, ArticleSpec]:
     from starlette.datastructures import UploadFile
 
     try:
@@ -564,7 +580,7 @@ async def _multipart_inputs(request: Request) -> tuple[Callable[[], Document], C
         raise
     except Exception as exc:  # a malformed multipart body (the parser's own exception types vary)
         raise _field_error(["body"], f"invalid multipart body: {exc}") from exc
-    readers: list[Callable[[], Document]] = []
+    readers: list[ArticleSpec] = []
     for side in ("a", "b"):
         item = form.get(side)
         extras: dict[str, str | None] = {}
@@ -589,8 +605,8 @@ async def _multipart_inputs(request: Request) -> tuple[Callable[[], Document], C
             data, name = item.encode("utf-8"), side
         if not data.strip():
             raise _field_error(["body", side], f"{name}: empty file")
-        readers.append(functools.partial(_document, data, name, extras["format"], ["body", side],
-                                         title=extras["title"], published=extras["published"]))
+        readers.append(ArticleSpec(data, name, extras["format"], ("body", side),
+                                   title=extras["title"], published=extras["published"]))
     await form.close()
     return readers[0], readers[1]
 
@@ -610,6 +626,9 @@ def _schema_component(path: Path, prefix: str, components: dict[str, Any]) -> di
     components[prefix] = schema
     return {"$ref": f"#/components/schemas/{prefix}"}
 
+
+_DOC_ID = PathParam(min_length=1, max_length=MAX_NAME_CHARS, description="A document id in the store.")
+_FORMAT_QUERY = Query(description="`json` (compare-1) or `html` (the report page)")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Request body over the limit."},
@@ -644,18 +663,25 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
     store = _Store(settings.store, settings.writable) if settings.store is not None else None
     pool = _Pool(settings.worker_threads, settings.pending_limit, settings.timeout_s)
+    workers = WorkerPool(WorkerSettings(compare=settings.compare, processes=settings.worker_threads,
+                                        store=settings.store),
+                         settings.pending_limit, settings.timeout_s)
     report_hashes = _report_script_hashes()
     page_csp, report_csp = _page_csp(report_hashes), _report_csp(report_hashes)
     compare_settings = settings.compare
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Load the encoder once, in one thread, before the first request: it initialises lazily,
-        # and two threads doing that at once would both load it.
-        await asyncio.get_running_loop().run_in_executor(pool.executor, _warm_up, compare_settings)
+        # Start the worker processes (each with the encoder loaded) before the first request.
+        try:
+            await workers.start()
+        except BaseException:
+            workers.shutdown()
+            raise
         try:
             yield
         finally:
+            workers.shutdown()
             pool.shutdown()
             if store is not None:
                 store.close()
@@ -672,6 +698,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.workers = workers
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -684,6 +711,23 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             for e in exc.errors()
         ]
         return _error(422, detail)
+
+    @app.exception_handler(FieldError)
+    async def field_error(_: Request, exc: FieldError) -> JSONResponse:
+        return _error(422, [{"loc": list(exc.loc), "msg": exc.message, "type": "value_error"}])
+
+    @app.exception_handler(Busy)
+    async def busy(_: Request, exc: Busy) -> JSONResponse:
+        return _error(503, str(exc), {"Retry-After": "1"})
+
+    @app.exception_handler(TimedOut)
+    async def timed_out(_: Request, exc: TimedOut) -> JSONResponse:
+        return _error(504, str(exc))
+
+    @app.exception_handler(WorkerError)
+    async def worker_error(_: Request, exc: WorkerError) -> JSONResponse:
+        logger.error("worker error: %s", exc)
+        return _error(500, f"internal error ({exc.type_name}); see the server log")
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
@@ -744,7 +788,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         """Liveness and configuration: version, store, limits."""
         return HealthOut(status="ok", version=__version__, store=store is not None,
                          writable=bool(store and store.writable), encoder=compare_settings.align.encoder,
-                         max_body_bytes=settings.max_body_bytes, timeout_s=settings.timeout_s)
+                         max_body_bytes=settings.max_body_bytes, timeout_s=settings.timeout_s,
+                         workers=settings.worker_threads)
 
     compare_components: dict[str, Any] = {}
     compare_schema = _schema_component(_SCHEMAS_DIR / "compare-1.json", "Compare1", compare_components)
@@ -789,17 +834,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         Send JSON (`{"a": {"text": ...}, "b": {"text": ...}}`, optional `name`, `title`,
         `published`, `format` each) or `multipart/form-data` with two files `a` and `b`.
         """
-        read_a, read_b = await _compare_inputs(request)
+        spec_a, spec_b = await _compare_inputs(request)
+        return _compare_response(await workers.run(compare_job, spec_a, spec_b, format), format)
 
-        def work() -> tuple[bytes, str]:
-            from ..compare import compare_documents
-
-            result = compare_documents(read_a(), read_b(), compare_settings)
-            if format == "html":
-                return result.to_html().encode("utf-8"), "text/html; charset=utf-8"
-            return result.to_json(indent=None).encode("utf-8"), "application/json"
-
-        body, media = await pool.run(work)
+    def _compare_response(answer: tuple[bytes, str], format: str) -> Response:
+        body, media = answer
         headers = {"Content-Security-Policy": report_csp} if format == "html" else None
         return Response(body, media_type=media, headers=headers)
 
@@ -818,26 +857,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def trace(body: TraceIn) -> Response:
         """Trace an article to the documents of the store it was rewritten from."""
         current = need_store()
-        article = await pool.run(lambda: _article(body.article, "article", ["body", "article", "text"]))
+        spec = _spec(body.article, "article", ["body", "article", "text"])
+        data = await workers.run(trace_job, current.generation, spec, body.limit, body.compare_top, current.name)
+        return Response(data, media_type="application/json")
 
-        def work() -> bytes:
-            from ..trace import trace as trace_article
-
-            with current.lock:
-                result = trace_article(current.index, article, limit=body.limit, compare_top=body.compare_top,
-                                       settings=compare_settings)
-            data = result.to_dict()
-            data["store"] = current.name
-            return json.dumps(data, ensure_ascii=False).encode("utf-8")
-
-        return Response(await pool.run(work), media_type="application/json")
-
-    @app.get("/documents/{doc_id}", tags=["store"], response_model=DocumentOut,
-             responses={404: {"model": ErrorOut, "description": "No such document."}, 503: _ERRORS[503], 504: _ERRORS[504]})
-    async def document(doc_id: Annotated[str, PathParam(min_length=1, max_length=MAX_NAME_CHARS)]) -> DocumentOut:
-        """One stored document with its full normalised text."""
-        current = need_store()
-
+    async def stored(current: _Store, doc_id: str) -> Document:
         def work() -> Document | None:
             with current.lock:
                 try:
@@ -848,7 +872,58 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         found = await pool.run(work)
         if found is None:
             raise StarletteHTTPException(404, f"no document with id {doc_id!r}")
-        return DocumentOut(**_document_dict(found))
+        return found
+
+    compare_doc = "The comparison: compare-1 JSON, or the HTML report with `format=html`."
+
+    @app.post("/compare/{doc_id}", tags=["store"], responses={
+        200: {"description": compare_doc, "content": {"application/json": {"schema": compare_schema},
+                                                       "text/html": {"schema": {"type": "string"}}}},
+        404: {"model": ErrorOut, "description": "No such document."},
+        **_ERRORS,
+    })
+    async def compare_with_stored(
+        doc_id: Annotated[str, _DOC_ID],
+        body: StoredCompareIn,
+        format: Annotated[Literal["json", "html"], _FORMAT_QUERY] = "json",
+    ) -> Response:
+        """Compare an article (as `a`) with the stored document `doc_id` (as `b`), as `/trace` does.
+
+        The web page's Trace mode opens a source's side-by-side report with this.
+        """
+        source = await stored(need_store(), doc_id)
+        spec = _spec(body.article, "article", ["body", "article", "text"])
+        return _compare_response(await workers.run(compare_job, spec, source, format), format)
+
+    @app.get("/compare/{derivative_id}/{source_id}", tags=["store"], responses={
+        200: {"description": compare_doc, "content": {"application/json": {"schema": compare_schema},
+                                                       "text/html": {"schema": {"type": "string"}}}},
+        404: {"model": ErrorOut, "description": "No such document."},
+        503: _ERRORS[503], 504: _ERRORS[504],
+    })
+    async def compare_stored(
+        derivative_id: Annotated[str, _DOC_ID],
+        source_id: Annotated[str, _DOC_ID],
+        format: Annotated[Literal["json", "html"], _FORMAT_QUERY] = "json",
+        stage: Annotated[Literal["semantic", "lexical"], Query(
+            description="`semantic`: compare with the server's sentence encoder; `lexical`: without one, as "
+            "`retold scan` judged the edges whose `stage` is `lexical`.")] = "semantic",
+    ) -> Response:
+        """Compare two stored documents: `derivative_id` as `a`, `source_id` as `b`.
+
+        The verdict decides the direction from the texts and dates; the order only names the sides.
+        The web page's Graph mode opens an edge's side-by-side report with this.
+        """
+        current = need_store()
+        derivative = await stored(current, derivative_id)
+        source = await stored(current, source_id)
+        return _compare_response(await workers.run(compare_job, derivative, source, format, stage), format)
+
+    @app.get("/documents/{doc_id}", tags=["store"], response_model=DocumentOut,
+             responses={404: {"model": ErrorOut, "description": "No such document."}, 503: _ERRORS[503], 504: _ERRORS[504]})
+    async def document(doc_id: Annotated[str, PathParam(min_length=1, max_length=MAX_NAME_CHARS)]) -> DocumentOut:
+        """One stored document with its full normalised text."""
+        return DocumentOut(**_document_dict(await stored(need_store(), doc_id)))
 
     @app.get("/edges", tags=["store"], response_model=EdgesOut, responses={503: _ERRORS[503], 504: _ERRORS[504]})
     async def edges(
@@ -884,11 +959,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         current = need_store(write=True)
 
         def work() -> IndexOut:
-            documents = [_article(d, f"document-{i}", ["body", "documents", i, "text"])
+            documents = [read_article(_spec(d, f"document-{i}", ["body", "documents", i, "text"]))
                          for i, d in enumerate(body.documents)]
             with current.lock:
                 added = current.index.add(documents, workers=1)
                 total = current.index.count()
+                if added.added:
+                    current.generation += 1
             return IndexOut(seen=added.seen, added=added.added, duplicates=added.duplicates, renamed=added.renamed,
                             renamed_ids=list(added.renamed_ids), documents=total, elapsed_s=round(added.elapsed_s, 3))
 
@@ -932,13 +1009,3 @@ def _swagger_static_dir() -> Path | None:
 
 def _document_dict(document: Document) -> dict[str, Any]:
     return {name: getattr(document, name) for name in DocumentOut.model_fields}
-
-
-def _warm_up(settings: Settings) -> None:
-    from ..encoders import get_encoder
-
-    started = time.perf_counter()
-    encoder = get_encoder(settings.align.encoder)
-    if encoder is not None:
-        encoder.encode(["The port reopened on Monday."])
-    logger.info("encoder %s ready in %.1f s", settings.align.encoder, time.perf_counter() - started)
