@@ -11,8 +11,8 @@ import pytest
 
 from retold.encoders import CachedEncoder, UseM3Encoder, get_encoder
 from retold.errors import ModelError
-from retold.segment import segment
 from retold.ingest import load
+from retold.segment import segment
 
 NEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "news"
 
