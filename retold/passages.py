@@ -21,6 +21,10 @@ a pure function below; :func:`detect_passages` chains them:
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
+   When nothing survives, steps 2-5 run once more with weaker seeds (``second_seed_cosine``,
+   ``second_seed_dice``) and a stricter validation (``second_validation_cosine``): heavily
+   obfuscated passages miss the first thresholds, and the stricter validation keeps
+   no-plagiarism pairs clean (:func:`_second_pass`).
 6. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
    characters whose tf-isf vector is closest to the *whole* source document (:func:`detect_summary`).
    A summary condenses its whole source, which is how PAN 2013 annotates summary obfuscation, so
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -95,6 +99,9 @@ class PassageSettings:
         summary_match_cosine: the tf-isf cosine a window sentence's best source sentence needs to
             count for the spread.
         summary_margin_chars: passages ending this far outside the window still count as inside.
+        second_seed_cosine, second_seed_dice, second_validation_cosine: when steps 2-5 find
+            nothing, they run once more with these weaker seed thresholds and a stricter
+            validation (``second_seed_cosine=0`` turns it off).
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -125,6 +132,9 @@ class PassageSettings:
     summary_spread: float = 0.4
     summary_match_cosine: float = 0.2
     summary_margin_chars: int = 300
+    second_seed_cosine: float = 0.25
+    second_seed_dice: float = 0.2
+    second_validation_cosine: float = 0.55
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -550,6 +560,34 @@ def _source_spread(rows: sparse.csr_matrix, source: _Side, match_cosine: float) 
     return float(best.max() - best.min() + 1) / len(source.spans)
 
 
+def _second_pass(
+    passages: list[tuple[Span, Span]],
+    similarity: np.ndarray,
+    suspicious: _Side,
+    source: _Side,
+    settings: PassageSettings,
+) -> list[tuple[Span, Span]]:
+    """Passages from weaker seeds and a stricter validation, for a pair where steps 2-5 found none.
+
+    (Running it on pairs that already have passages was tried: the extra passages cost more
+    precision than they add recall; see docs/accuracy.md.)
+    """
+    relaxed = replace(
+        settings,
+        seed_cosine=settings.second_seed_cosine,
+        seed_dice=settings.second_seed_dice,
+        validation_cosine=settings.second_validation_cosine,
+    )
+    seeds = find_seeds(similarity, suspicious.terms, source.terms, relaxed)
+    more = filter_passages(extend(seeds, similarity, suspicious, source, relaxed), similarity, suspicious, source, relaxed)
+    kept = list(passages)
+    for d_span, r_span in more:
+        if not any(d_span.start < d.end and d.start < d_span.end for d, _ in kept):
+            kept.append((d_span, r_span))
+    kept.sort(key=lambda p: (p[0].start, p[1].start))
+    return kept
+
+
 def detect_passages(
     suspicious: str, source: str, settings: PassageSettings | None = None, encoder: Encoder | None = None
 ) -> list[tuple[Span, Span]]:
@@ -586,6 +624,8 @@ def detect_passages(
         seeds = sorted(set(seeds) | set(zip(rows.tolist(), cols.tolist())))
     clusters = extend(seeds, similarity, susp_side, src_side, settings)
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
+    if not passages and settings.second_seed_cosine > 0:
+        passages = _second_pass(passages, similarity, susp_side, src_side, settings)
     if settings.summary:
         summary = detect_summary(susp_side, src_side, len(source), settings)
         margin = settings.summary_margin_chars
