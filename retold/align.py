@@ -199,7 +199,8 @@ def rescue_split_sentences(
     """
     by_derivative = {link.derivative: link for link in links}
     reach = settings.context_sentences
-    rescued: list[SentenceLink] = []
+    # (derivative sentence, its text, [(source sentence, clause text, word-overlap Dice)])
+    tasks: list[tuple[int, str, list[tuple[int, str, float]]]] = []
     for d, text in enumerate(derivative):
         if d in by_derivative:
             continue
@@ -207,22 +208,30 @@ def rescue_split_sentences(
         if not anchors:
             continue
         candidates = sorted({s for a in anchors for s in range(a - reach, a + reach + 1) if 0 <= s < len(source)})
-        clauses: list[tuple[int, str]] = []
+        terms = frozenset(content_terms(text))
+        clauses: list[tuple[int, str, float]] = []
         for s in candidates:
             for clause in clause_spans(source[s], 0, len(source[s])):
-                clauses.append((s, clause.slice(source[s])))
-        if not clauses:
-            continue
-        terms = frozenset(content_terms(text))
-        lexical = np.array([dice(terms, frozenset(content_terms(c))) for _, c in clauses])
-        if encoder is not None:
-            vectors = encoder.encode([text] + [c for _, c in clauses])
-            semantic = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+                clause_text = clause.slice(source[s])
+                overlap = dice(terms, frozenset(content_terms(clause_text)))
+                if overlap > 0:  # a rescue needs a shared content word; only those are encoded
+                    clauses.append((s, clause_text, overlap))
+        if clauses:
+            tasks.append((d, text, clauses))
+    texts = [t for _, text, clauses in tasks for t in (text, *(c for _, c, _ in clauses))]
+    vectors = encoder.encode(texts) if encoder is not None and texts else None
+    rescued: list[SentenceLink] = []
+    row = 0
+    for d, _, clauses in tasks:
+        lexical = np.array([overlap for _, _, overlap in clauses])
+        if vectors is not None:
+            semantic = np.clip(vectors[row + 1 : row + 1 + len(clauses)] @ vectors[row], 0.0, 1.0)
         else:
             semantic = lexical
+        row += 1 + len(clauses)
         combined = lexical + semantic
         best = int(combined.argmax())
-        if combined[best] >= settings.weak_score and lexical[best] > 0:
+        if combined[best] >= settings.weak_score:
             rescued.append(
                 SentenceLink(
                     derivative=d,
