@@ -762,6 +762,11 @@ def test_browser_graph_mode_opens_an_edge(browser, store_server: str) -> None:  
     expect(page.locator("#graph-range")).to_have_text("1\u20132 of 2")
     expect(page.locator(".cluster .earliest")).to_have_count(1)
     expect(page.locator(".cluster h3")).to_have_text("c1: 3 articles, 2 edges")
+    # an edge whose direction the texts leave open is drawn both ways
+    items = page.locator("#graph-clusters .edge")
+    for i in range(items.count()):
+        confidence = float(items.nth(i).locator(".edge-meta").inner_text().rsplit("direction ", 1)[1])
+        expect(items.nth(i).locator(".arrow")).to_contain_text("\u2194" if confidence < 0.6 else "\u2190")
     edges.first.click()
     frame = page.frame_locator("#graph-report")
     expect(frame.locator(".verdict .status")).to_have_text("Derived", timeout=60_000)

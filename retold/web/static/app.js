@@ -434,6 +434,8 @@
     return card;
   }
 
+  var DIRECTION_CLEAR = 0.6;  // retold.judge.JudgeSettings.direction_min_confidence
+
   function edgeItem(edge, documents) {
     var item = el('li', 'edge');
     var derivative = documents[edge.derivative] || {id: edge.derivative};
@@ -444,7 +446,11 @@
     open.dataset.source = edge.source;
     open.title = 'Show the two articles side by side';
     open.appendChild(el('span', 'derivative', docLabel(derivative)));
-    open.appendChild(el('span', 'arrow', ' \u2190 '));
+    // Below the judge's direction threshold the texts did not say which came first.
+    var unclear = Number(edge.direction_confidence) < DIRECTION_CLEAR;
+    var arrow = el('span', 'arrow', unclear ? ' \u2194 ' : ' \u2190 ');
+    if (unclear) { arrow.title = 'direction unclear: either may be the source'; }
+    open.appendChild(arrow);
     open.appendChild(el('span', 'source-name', docLabel(source)));
     open.addEventListener('click', function () { graphCompare(edge, derivative, source, open); });
     item.appendChild(open);
