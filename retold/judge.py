@@ -154,11 +154,14 @@ def direction(
     published_a: str | None,
     published_b: str | None,
     min_confidence: float = 0.6,
+    min_coverage: float = 0.5,
 ) -> Direction:
     """Decide which side is the source: publication dates when both are known and differ, else
     the texts' own evidence (a rewrite is covered by its source more than the other way round,
-    and a condensed rewrite is the shorter text). Below ``min_confidence`` the texts say too
-    little, and the first text (a) is kept as the candidate derivative, as asked."""
+    and a condensed rewrite is the shorter text). That evidence is weakened in proportion when the
+    less-covered text has under ``min_coverage`` of its material in the other: a short text
+    excerpted from a long one and a long text quoting a short one then look alike. Below ``min_confidence`` the texts say too little, and the first text
+    (a) is kept as the candidate derivative, as asked."""
     evidence: list[str] = []
     date_a, date_b = _parse_date(published_a), _parse_date(published_b)
     if date_a and date_b and date_a != date_b:
@@ -173,6 +176,9 @@ def direction(
     margin = cov_a - cov_b
     length_ratio = math.log((len_b + 1) / (len_a + 1))
     z = 4.0 * margin + 2.0 * length_ratio
+    least = min(cov_a, cov_b)
+    if least < min_coverage:
+        z *= least / min_coverage
     confidence_a = 1.0 / (1.0 + math.exp(-z))
     confidence = max(confidence_a, 1.0 - confidence_a)
     # With little evidence either way the question asked stands: is the first text (a) derived?
@@ -183,6 +189,9 @@ def direction(
     if abs(length_ratio) > 0.2:
         shorter = "a" if len_a < len_b else "b"
         evidence.append(f"{shorter} is shorter ({min(len_a, len_b)} vs {max(len_a, len_b)} body characters)")
+    if least < min_coverage:
+        evidence.append(f"{'a' if cov_a < cov_b else 'b'} has much of its own material ({least:.0%} has a "
+                        "counterpart): an excerpt and a text quoting it look alike, so this says little")
     if confidence < min_confidence:
         evidence.append("the texts give little evidence of direction: a is taken as the derivative, as asked")
     return Direction(derivative, "b" if derivative == "a" else "a", round(confidence, 4), tuple(evidence))
@@ -220,7 +229,8 @@ def judge(
 ) -> Verdict:
     """The verdict for a pair, from the aligner's evidence in both orientations."""
     chosen = direction(
-        a_as_derivative, b_as_derivative, published_a, published_b, settings.direction_min_confidence
+        a_as_derivative, b_as_derivative, published_a, published_b, settings.direction_min_confidence,
+        settings.partial_coverage,
     )
     oriented = a_as_derivative if chosen.derivative == "a" else b_as_derivative
     p = probability(features(oriented))

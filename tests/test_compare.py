@@ -134,6 +134,21 @@ def test_condensed_reordered_rewrite_of_the_wire_story():
     assert any("Regulation 14/2019" in d.text or "regional government" in d.text for d in result.dropped)
 
 
+def test_a_shared_passage_between_two_longer_texts_does_not_claim_a_direction():
+    """A long report quoting three paragraphs of the wire story, and the wire story itself: each
+    keeps much material of its own, and an excerpt looks like a quotation, so neither order of the
+    arguments is turned round by the texts (the first stays the candidate derivative)."""
+    wire = (EXAMPLES / "wire_story.txt").read_text(encoding="utf-8")
+    report = (EXAMPLES / "independent_report.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in wire.split("\n\n") if p.strip()]
+    quoting = report.rstrip() + "\n\n" + "\n\n".join(paragraphs[1:4]) + "\n"
+    for a, b in ((quoting, wire), (wire, quoting)):
+        verdict = retold.compare(a, b).verdict
+        assert verdict.derived and verdict.type == "partial reuse"
+        assert verdict.direction.derivative == "a" and verdict.direction.confidence < 0.6
+        assert any("quoting" in line for line in verdict.direction.evidence)
+
+
 def test_independent_report_of_the_same_event_is_not_derived():
     result = retold.compare(EXAMPLES / "independent_report.txt", EXAMPLES / "wire_story.txt")
     assert not result.verdict.derived
