@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-BENCHMARKS = ("compare", "facts", "extraction", "pan", "collections", "serve")
+BENCHMARKS = ("compare", "facts", "extraction", "pan", "collections", "serve", "spark")
 
 
 def main(names: list[str]) -> int:

@@ -6,6 +6,7 @@
     retold index stats STORE [--json]
     retold trace STORE ARTICLE [--limit N] [--compare-top N] [--json] [--html FILE]
     retold scan STORE [--out DIR] [--json] [--limit-candidates N] [--escalate MODE] [--restart] [--quiet]
+    retold scan --engine spark INPUT... --out DIR [--master URL] [--checkpoints URI] [--until STAGE] ...
 
 ``index add`` creates the store when it does not exist and shows a progress bar on stderr (rate
 and ETA) when stderr is a terminal and ``--quiet`` is not given. Errors (a missing store, a store
@@ -70,25 +71,35 @@ def add_parsers(commands: Any) -> None:
     trace.set_defaults(handler=cmd_trace)
 
     scan = commands.add_parser(
-        "scan", help="find every derivation inside a store: edges and clusters (resumable)",
-        description="Judge every candidate pair of a store once and export the derivation edges and "
-        "clusters. Judgements are stored in the store, so re-running an interrupted scan resumes it.",
+        "scan", help="find every derivation in a store (or, on Spark, in input files): edges and clusters",
+        description="Judge every candidate pair once and export the derivation edges and clusters. "
+        "--engine local (default) scans one STORE built by 'retold index add'; its judgements are kept in "
+        "the store, so re-running an interrupted scan resumes it. --engine spark reads INPUT files (or a "
+        "Parquet of documents) on Spark and needs --out; its stage checkpoints in OUT/tmp make a re-run "
+        "resume. Both write the same edge tables.",
     )
-    scan.add_argument("store", help="the store directory")
+    scan.add_argument("paths", nargs="+", metavar="STORE|INPUT",
+                      help="local: the store directory; spark: files, folders, globs or *.parquet of documents")
+    scan.add_argument("--engine", choices=("local", "spark"), default="local",
+                      help="local: a store on this machine (default); spark: input files on a Spark cluster")
     scan.add_argument("--out", metavar="DIR", help="write edges.{jsonl,csv,parquet}, clusters.json, graph.html "
-                      "and compares/ into DIR")
+                      "(and, local only, compares/) into DIR; required with --engine spark")
     scan.add_argument("--json", action="store_true", help="print clusters and edges as JSON")
     scan.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N",
                       help="candidates retrieved per document (default 10)")
     scan.add_argument("--escalate", choices=("auto", "never", "always"), default="auto",
                       help="when to run the full semantic compare: auto (uncertain pairs), never, always")
-    scan.add_argument("--workers", type=_positive_int, metavar="N",
-                      help="processes (default: one per CPU, at most 8)")
-    scan.add_argument("--restart", action="store_true", help="forget earlier judgements and scan from scratch")
-    scan.add_argument("--no-compares", action="store_true", help="with --out, skip the compare pages")
     scan.add_argument("--encoder", help="sentence encoder of the semantic tier: use-m3 (default), none, ...")
     scan.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                       help="no progress bar or summary")
+    local = scan.add_argument_group("local engine only")
+    local.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="processes (default: one per CPU, at most 8)")
+    local.add_argument("--restart", action="store_true", help="forget earlier judgements and scan from scratch")
+    local.add_argument("--no-compares", action="store_true", help="with --out, skip the compare pages")
+    from .spark import add_spark_options
+
+    add_spark_options(scan.add_argument_group("spark engine only"))
     scan.set_defaults(handler=cmd_scan)
 
 
@@ -211,7 +222,39 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+_LOCAL_ONLY = {"workers": "--workers", "restart": "--restart", "no_compares": "--no-compares"}
+
+
+def _check_scan_args(args: argparse.Namespace) -> None:
+    """Refuse options that do not fit the engine, with one line (exit 2)."""
+    from .errors import ConfigError
+    from .spark import SPARK_OPTIONS
+
+    if args.engine == "local":
+        given = [f"--{name.replace('_', '-')}" for name in SPARK_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --engine spark")
+        if len(args.paths) != 1:
+            raise ConfigError(f"--engine local scans one STORE, got {len(args.paths)} paths; build a store with "
+                              "'retold index add STORE INPUT...' first, or use --engine spark INPUT... --out DIR")
+        return
+    given = [flag for name, flag in _LOCAL_ONLY.items() if getattr(args, name)]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --engine local")
+    if not args.out:
+        raise ConfigError("--engine spark needs --out DIR (the exports and the stage checkpoints go there)")
+    if args.json and args.until:
+        raise ConfigError("--json needs the whole scan; it cannot be combined with --until")
+    for path in args.paths:
+        if (Path(path) / "store.sqlite").is_file():
+            raise ConfigError(f"{path}: is a store; the Spark engine reads articles (text, HTML, JSONL, WARC or "
+                              "*.parquet), scan a store with --engine local")
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
+    _check_scan_args(args)
+    if args.engine == "spark":
+        return _scan_spark(args)
     from .compare import Settings
     from .index import Index
     from .scan import ScanProgress, ScanSettings, scan
@@ -221,7 +264,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
     scan_settings = ScanSettings(limit_candidates=args.limit_candidates, escalate=args.escalate,
                                  workers=args.workers)
-    with Index.open(args.store, writable=True) as index:
+    with Index.open(args.paths[0], writable=True) as index:
         if show_bar:
             from rich.console import Console
             from rich.progress import (
@@ -253,6 +296,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"retold: {result.stats.summary()}", file=sys.stderr)
         if args.out:
             print(f"retold: wrote {args.out}/graph.html and the edge tables", file=sys.stderr)
+    return 0
+
+
+def _scan_spark(args: argparse.Namespace) -> int:
+    """``retold scan --engine spark``: :func:`retold.engines.spark.run_spark` through the shared options."""
+    from .spark import run_from_args
+
+    quiet = bool(getattr(args, "quiet", False))
+    path = run_from_args(args.paths, args)
+    out = Path(args.out)
+    if args.until:
+        if not quiet:
+            print(f"retold: stopped after {args.until}: {path}", file=sys.stderr)
+        return 0
+    if args.json:
+        sys.stdout.write((out / "clusters.json").read_text(encoding="utf-8"))
+    if not quiet:
+        stats = json.loads((out / "spark_stats.json").read_text(encoding="utf-8"))
+        resumed = f" ({', '.join(stats['skipped'])} from checkpoints)" if stats["skipped"] else ""
+        print(f"retold: Scanned {stats['documents']:,} documents on Spark: {stats['pairs']:,} pairs judged "
+              f"({stats['pairs_escalated']:,} semantically), {stats['edges']:,} edges, {stats['clusters']:,} "
+              f"clusters in {sum(stats['stage_s'].values()):.1f} s{resumed}.", file=sys.stderr)
+        print(f"retold: wrote {out}/graph.html and the edge tables", file=sys.stderr)
     return 0
 
 

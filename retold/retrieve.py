@@ -67,10 +67,12 @@ __all__ = [
     "Candidate",
     "DocumentFeatures",
     "RetrieveSettings",
+    "anchor_pool",
     "candidates",
     "content_hash",
     "document_features",
     "features_batch",
+    "score_candidate",
 ]
 
 MINHASH_SCHEME = "affine32"
@@ -290,6 +292,24 @@ def _lead(document: Document, segmentation: Segmentation, max_chars: int) -> str
     return " ".join(parts)[:max_chars]
 
 
+_PERMUTATIONS: dict[tuple[int, int], Any] = {}
+
+
+def _new_minhash(num_perm: int, seed: int) -> Any:
+    """An empty datasketch MinHash whose permutations are drawn once per ``(num_perm, seed)``.
+
+    datasketch draws the permutation parameters from ``seed`` in every constructor (~0.2 ms, a
+    tenth of a document's features); passing the cached ones gives the same signature.
+    """
+    from datasketch import MinHash  # type: ignore[import-untyped]
+
+    permutations = _PERMUTATIONS.get((num_perm, seed))
+    if permutations is None:
+        permutations = MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
+        _PERMUTATIONS[(num_perm, seed)] = permutations
+    return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME, permutations=permutations)
+
+
 def document_features(document: Document, settings: RetrieveSettings, embed: bool = True) -> DocumentFeatures:
     """Compute the stored features of one document (pure; used by indexing and queries alike).
 
@@ -305,15 +325,13 @@ def document_features(document: Document, settings: RetrieveSettings, embed: boo
         >>> f.minhash.shape, "w:ships" in f.terms
         ((128,), True)
     """
-    from datasketch import MinHash  # type: ignore[import-untyped]
-
     from .features import content_terms, shingles, words
     from .segment import segment
 
     segmentation = segment(document)
     tokens = words(document.text)
     shingle_set = shingles(tokens, settings.shingle_size)
-    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=MINHASH_SCHEME)
+    minhash = _new_minhash(settings.num_perm, settings.seed)
     if shingle_set:
         minhash.update_batch([" ".join(s).encode("utf-8") for s in shingle_set])
     terms = _anchor_terms(document.text, settings)
@@ -364,6 +382,62 @@ def _containment(jaccard: float, count_a: int, count_b: int) -> float:
         return 0.0
     intersection = jaccard * (count_a + count_b) / (1.0 + jaccard)
     return float(min(1.0, intersection / smaller))
+
+
+def anchor_pool(shared: dict[int, float], size: int) -> list[int]:
+    """The ``size`` documents sharing the most rare-term weight, ties to the lower key.
+
+    Both engines pick the anchor signal's pool with this order (the Spark engine as a window
+    ordered by ``shared`` descending, then key), so a tie at the pool's edge is broken the same way.
+
+    Example:
+        >>> anchor_pool({7: 1.5, 3: 2.0, 5: 1.5, 9: 0.2}, 3)
+        [3, 5, 7]
+    """
+    return sorted(shared, key=lambda key: (-shared[key], key))[:size]
+
+
+def score_candidate(
+    query_minhash: np.ndarray,
+    query_shingles: int,
+    minhash: np.ndarray | None,
+    shingles: int,
+    shared_weight: float,
+    total_weight: float,
+    query_vector: np.ndarray | None,
+    vector: np.ndarray | None,
+    settings: RetrieveSettings,
+) -> tuple[float, dict[str, float]]:
+    """The re-ranking score of one candidate and its signals (pure; both engines call it).
+
+    Args:
+        query_minhash, query_shingles: the query's MinHash signature and distinct shingle count.
+        minhash, shingles: the candidate's (``None`` / 0 when it has no shingles).
+        shared_weight: rare-term weight the two share; total_weight: the query's rare-term
+            weight (0 is read as 1).
+        query_vector, vector: the two lead embeddings, or ``None`` (no vector signal).
+        settings: the weights and ``min_cosine``.
+
+    Returns:
+        ``(score, signals)``: the unrounded score ``w_shingles * shingles + w_anchors * anchors +
+        w_vector * rescaled cosine`` and the signals (``shingles``, ``jaccard``, ``anchors``,
+        ``vector``) rounded to 4 places, as :attr:`Candidate.signals` holds them.
+    """
+    if minhash is not None and shingles:
+        jaccard = float(np.mean(minhash == query_minhash))
+    else:
+        jaccard = 0.0
+    containment = _containment(jaccard, query_shingles, shingles)
+    anchors = min(1.0, (shared_weight or 0.0) / (total_weight or 1.0))
+    if vector is not None and query_vector is not None:
+        cosine = float(np.dot(vector, query_vector))
+    else:
+        cosine = 0.0
+    vector_score = max(0.0, (cosine - settings.min_cosine) / (1.0 - settings.min_cosine))
+    score = settings.w_shingles * containment + settings.w_anchors * anchors + settings.w_vector * vector_score
+    signals = {"shingles": round(containment, 4), "jaccard": round(jaccard, 4), "anchors": round(anchors, 4),
+               "vector": round(cosine, 4)}
+    return score, signals
 
 
 def candidates(
@@ -428,7 +502,7 @@ def candidates(
         shared[key] += weight
         if not term.startswith(_WORD_PREFIX):
             shared_terms[key].append((weight, term))
-    for key in sorted(shared, key=shared.__getitem__, reverse=True)[: settings.anchor_pool]:
+    for key in anchor_pool(shared, settings.anchor_pool):
         found_by[key].add("anchors")
 
     # 3. Nearest lead vectors.
@@ -451,14 +525,9 @@ def candidates(
     ranked: list[Candidate] = []
     for key in keys:
         signature, count = signatures.get(key, (None, 0))
-        jaccard = float(np.mean(signature == features.minhash)) if signature is not None and count else 0.0
-        containment = _containment(jaccard, features.shingle_count, count)
-        anchors = min(1.0, shared.get(key, 0.0) / total_weight)
-        vector = vectors.get(key)
-        cosine = float(np.dot(vector, features.embedding)) if vector is not None else 0.0  # type: ignore[arg-type]
-        vector_score = max(0.0, (cosine - settings.min_cosine) / (1.0 - settings.min_cosine))
-        score = (
-            settings.w_shingles * containment + settings.w_anchors * anchors + settings.w_vector * vector_score
+        score, signals = score_candidate(
+            features.minhash, features.shingle_count, signature, count, shared.get(key, 0.0), total_weight,
+            features.embedding, vectors.get(key), settings,
         )
         if score < settings.min_score:
             continue
@@ -466,12 +535,7 @@ def candidates(
             Candidate(
                 doc_id=ids[key],
                 score=round(score, 4),
-                signals={
-                    "shingles": round(containment, 4),
-                    "jaccard": round(jaccard, 4),
-                    "anchors": round(anchors, 4),
-                    "vector": round(cosine, 4),
-                },
+                signals=signals,
                 anchors=tuple(t for _, t in sorted(shared_terms.get(key, []), reverse=True)[:10]),
                 found_by=tuple(s for s in ("lsh", "anchors", "vector") if s in found_by[key]),
                 key=key,

@@ -56,7 +56,7 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,12 +66,12 @@ from .errors import ConfigError, StoreError
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Settings
     from .index import Index
-    from .model import CompareResult
+    from .model import CompareResult, Document
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["EDGE_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult", "ScanSettings",
-           "ScanStats", "load_scan", "scan"]
+           "ScanStats", "build_result", "judge_pairs", "load_scan", "scan"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the scan exports (``clusters.json`` and the edge tables)."""
@@ -429,13 +429,34 @@ _Pair = tuple[int, int, float, dict[str, float]]
 
 
 def _judge_task(pairs: Sequence[_Pair]) -> list[tuple[Any, ...]]:
-    from .compare import compare_documents
-
     index, settings, scan_settings = _Worker.index, _Worker.settings, _Worker.scan_settings
     assert index is not None and scan_settings is not None
+    documents = index.documents_by_key(sorted({k for p in pairs for k in p[:2]}))  # gated pairs included: cheap
+    return judge_pairs(pairs, documents, settings, scan_settings)
+
+
+def judge_pairs(pairs: Sequence[_Pair], documents: Mapping[int, Document], settings: Settings,
+                scan_settings: ScanSettings) -> list[tuple[Any, ...]]:
+    """Judge candidate pairs with the two tiers (pure: both engines call it).
+
+    Args:
+        pairs: ``(doc_a, doc_b, retrieval score, signals)`` with ``doc_a < doc_b`` (document
+            keys: the store's key, or the Spark engine's ordinal; both follow the order in which
+            documents were added).
+        documents: every document of ``pairs`` by key.
+        settings: compare settings of the semantic tier; the lexical tier drops the encoder.
+        scan_settings: the retrieval gate, the escalation rule and the template filter.
+
+    Returns:
+        One result row per pair, in order: ``(doc_a, doc_b, derived, derivative, source,
+        probability, type, coverage_derivative, coverage_source, direction_confidence,
+        direction_evidence (JSON list), same_event, stage, retrieval_score, judged_at)``, the
+        columns of the store's ``results`` table.
+    """
+    from .compare import compare_documents
+
     lexical = settings.with_encoder("none")
     semantic_available = settings.align.encoder != "none"
-    documents = index.documents_by_key(sorted({k for p in pairs for k in p[:2]}))  # gated pairs included: cheap
     rows = []
     now = time.time()
     for doc_a, doc_b, score, signals in pairs:
@@ -662,6 +683,40 @@ def load_scan(index: Index, settings: Settings | None = None) -> ScanResult:
         "direction_confidence, direction_evidence, same_event, stage FROM results "
         "WHERE derived = 1 OR same_event = 1 ORDER BY doc_a, doc_b"
     ).fetchall()
+    keys = sorted({int(k) for r in rows for k in r[:2]})
+    meta: dict[int, tuple[str, str | None, str | None, str | None]] = {}
+    for part in _chunks(keys, 900):
+        marks = ",".join("?" * len(part))
+        for key, doc_id, title, published, name in db.execute(
+            f"SELECT key, doc_id, title, published, name FROM documents WHERE key IN ({marks})", list(part)
+        ):
+            meta[int(key)] = (doc_id, title, published, name)
+    pairs_total = int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    return build_result(rows, meta, index.count(), pairs_total, str(index.path), settings)
+
+
+def build_result(
+    rows: Sequence[Sequence[Any]],
+    meta: Mapping[int, tuple[str, str | None, str | None, str | None]],
+    documents: int,
+    pairs_total: int,
+    store: str = "",
+    settings: Settings | None = None,
+) -> ScanResult:
+    """Edges and clusters from the derived and same-event judgements (pure: both engines call it).
+
+    Args:
+        rows: the first 13 columns of :func:`judge_pairs`' rows (``doc_a`` … ``stage``) of every
+            pair judged derived or same event, sorted by ``(doc_a, doc_b)``.
+        meta: ``{key: (id, title, published, name)}`` of every document in ``rows``.
+        documents: documents in the corpus; pairs_total: pairs judged (for the stats).
+        store: recorded as :attr:`ScanResult.store` (the compare pages are recomputed from it).
+        settings: compare settings of the semantic tier.
+
+    Returns:
+        The edges (triangles reduced), the clusters (connected components of derived and
+        same-event links, largest first) and their documents.
+    """
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -678,14 +733,6 @@ def load_scan(index: Index, settings: Settings | None = None) -> ScanResult:
     members: dict[int, list[int]] = defaultdict(list)
     for key in list(parent):
         members[find(key)].append(key)
-    keys = sorted(parent)
-    meta: dict[int, tuple[str, str | None, str | None, str | None]] = {}
-    for part in _chunks(keys, 900):
-        marks = ",".join("?" * len(part))
-        for key, doc_id, title, published, name in db.execute(
-            f"SELECT key, doc_id, title, published, name FROM documents WHERE key IN ({marks})", list(part)
-        ):
-            meta[int(key)] = (doc_id, title, published, name)
     groups = sorted(members.values(), key=lambda m: (-len(m), min(m)))
     cluster_of: dict[int, str] = {}
     clusters: list[Cluster] = []
@@ -715,18 +762,18 @@ def load_scan(index: Index, settings: Settings | None = None) -> ScanResult:
         for r in derived_rows
     ]
     edges.sort(key=lambda e: (int(e.cluster[1:]), e.derivative, e.source))
-    documents = {m[0]: {"title": m[1], "published": m[2], "name": m[3]} for m in meta.values()}
+    members_meta = {m[0]: {"title": m[1], "published": m[2], "name": m[3]} for m in meta.values()}
     stats = ScanStats(
-        documents=index.count(),
-        pairs_total=int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0]),
+        documents=documents,
+        pairs_total=pairs_total,
         edges=len(edges),
         clusters=len(clusters),
         same_event_links=sum(1 for r in rows if not r[2]),
     )
-    return ScanResult(edges, clusters, documents, stats, str(index.path), settings)
+    return ScanResult(edges, clusters, members_meta, stats, store, settings)
 
 
-def _reduce(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _reduce(rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
     """Drop the indirect edge of each derivation triangle.
 
     When ``D`` is derived from both ``S1`` and ``S2`` and ``S1`` is itself derived from ``S2``
@@ -752,8 +799,8 @@ def _reduce(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [r for r in rows if (r[3], r[4]) not in dropped]
 
 
-def _earliest(group: list[int], edges: list[tuple[Any, ...]],
-              meta: dict[int, tuple[str, str | None, str | None, str | None]]) -> tuple[int, str]:
+def _earliest(group: list[int], edges: list[Sequence[Any]],
+              meta: Mapping[int, tuple[str, str | None, str | None, str | None]]) -> tuple[int, str]:
     dated = [(meta[k][2], k) for k in group if meta[k][2]]
     if dated:
         return min(dated)[1], "published"

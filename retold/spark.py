@@ -18,8 +18,71 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 STAGE_NAMES = ("documents", "features", "pairs", "judgements", "edges")
+SPARK_OPTIONS = ("master", "checkpoints", "until", "vector", "max_bucket_docs", "judge_pairs_per_partition",
+                 "shuffle_partitions")
+"""The ``args`` attributes of the Spark-only options (``retold scan`` refuses them with ``--engine local``)."""
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def add_spark_options(group: argparse._ArgumentGroup) -> None:
+    """The Spark-only options, shared by ``python -m retold.spark`` and ``retold scan --engine spark``.
+
+    Every default is ``None`` (resolved by :func:`run_from_args`), so a caller can tell which
+    ones were given.
+    """
+    group.add_argument("--master", default=None,
+                       help="Spark master (default: the one spark-submit was given, else local[2])")
+    group.add_argument("--checkpoints", metavar="URI", help="stage checkpoints here instead of OUT/tmp")
+    group.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
+    group.add_argument("--vector", choices=("broadcast", "off"), default=None,
+                       help="lead-vector neighbours: broadcast the matrix (default) or off")
+    group.add_argument("--max-bucket-docs", type=_positive_int, default=None, metavar="N",
+                       help="LSH buckets above N members pair each member with the next N only (default 200)")
+    group.add_argument("--judge-pairs-per-partition", type=_positive_int, default=None, metavar="N",
+                       help="pairs per judging task (default 32)")
+    group.add_argument("--shuffle-partitions", type=_positive_int, default=None, metavar="N",
+                       help="spark.sql.shuffle.partitions (default: 4 x cores on local[...])")
+
+
+def run_from_args(inputs: Sequence[str], args: argparse.Namespace) -> Path:
+    """Build the settings from parsed options (:func:`add_spark_options` plus ``out``, ``encoder``,
+    ``escalate``, ``limit_candidates``) and call :func:`retold.engines.spark.run_spark`."""
+    from dataclasses import replace
+
+    from retold.compare import Settings
+    from retold.engines.spark import SparkSettings, run_spark
+    from retold.retrieve import RetrieveSettings
+    from retold.scan import ScanSettings
+
+    settings = Settings()
+    retrieve = RetrieveSettings()
+    if args.encoder is not None:
+        settings = settings.with_encoder(args.encoder)
+        retrieve = replace(retrieve, encoder=args.encoder)
+    master = args.master
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
+        master = "local[2]"
+    defaults = SparkSettings()
+    plumbing = SparkSettings(
+        vector=args.vector or defaults.vector,
+        max_bucket_docs=args.max_bucket_docs or defaults.max_bucket_docs,
+        judge_pairs_per_partition=args.judge_pairs_per_partition or defaults.judge_pairs_per_partition,
+        shuffle_partitions=args.shuffle_partitions,
+    )
+    return run_spark(
+        inputs, args.out, master=master, until=args.until, settings=settings, retrieve_settings=retrieve,
+        scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates),
+        spark_settings=plumbing, checkpoint_dir=args.checkpoints,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,21 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("inputs", nargs="+", metavar="INPUT",
                        help="files, folders, glob patterns (text, HTML, JSONL, WARC) or *.parquet of documents")
     group.add_argument("--out", required=True, metavar="DIR", help="output folder (checkpoints in DIR/tmp)")
-    group.add_argument("--checkpoints", metavar="URI", help="stage checkpoints here instead of DIR/tmp")
-    group.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
-    spark = parser.add_argument_group("spark")
-    spark.add_argument("--master", default=None,
-                       help="Spark master (default: the one spark-submit was given, else local[2])")
-    spark.add_argument("--vector", choices=("broadcast", "off"), default="broadcast",
-                       help="lead-vector neighbours: broadcast the matrix (default) or off")
-    spark.add_argument("--max-bucket-docs", type=int, default=200, metavar="N",
-                       help="LSH buckets above N members pair each member with the next N only")
-    spark.add_argument("--judge-pairs-per-partition", type=int, default=32, metavar="N")
-    spark.add_argument("--shuffle-partitions", type=int, metavar="N")
+    add_spark_options(parser.add_argument_group("spark"))
     judging = parser.add_argument_group("judging")
     judging.add_argument("--encoder", default=None, help="sentence encoder (default use-m3; 'none': lexical only)")
     judging.add_argument("--escalate", choices=("auto", "never", "always"), default="auto")
-    judging.add_argument("--limit-candidates", type=int, default=10, metavar="N")
+    judging.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: info and tracebacks, -vv: debug")
     return parser
 
@@ -54,33 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from dataclasses import replace
-
-    from retold.compare import Settings
     from retold.errors import ConfigError, InputError, RetoldError
-    from retold.retrieve import RetrieveSettings
-    from retold.scan import ScanSettings
 
     try:
-        from retold.engines.spark import SparkSettings, run_spark
-
-        settings = Settings()
-        retrieve = RetrieveSettings()
-        if args.encoder is not None:
-            settings = settings.with_encoder(args.encoder)
-            retrieve = replace(retrieve, encoder=args.encoder)
-        master = args.master
-        if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
-            master = "local[2]"
-        path = run_spark(
-            args.inputs, args.out, master=master, until=args.until, settings=settings,
-            retrieve_settings=retrieve,
-            scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates),
-            spark_settings=SparkSettings(vector=args.vector, max_bucket_docs=args.max_bucket_docs,
-                                         judge_pairs_per_partition=args.judge_pairs_per_partition,
-                                         shuffle_partitions=args.shuffle_partitions),
-            checkpoint_dir=args.checkpoints,
-        )
+        path = run_from_args(args.inputs, args)
     except (InputError, ConfigError) as exc:
         print(f"retold.spark: error: {exc}", file=sys.stderr)
         return 2

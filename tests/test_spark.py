@@ -182,3 +182,63 @@ def test_a_parquet_of_documents_is_read_like_any_input(spark_session, tmp_path: 
     assert set(found) == set(texts)
     for name in texts:
         assert found[name]["text"] == load(ROOT / "examples" / f"{name}.txt").text
+
+
+def _retold(*args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "retold", *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, check=False)
+
+
+def test_retold_scan_engine_spark_matches_retold_scan_of_a_store(spark_session, tmp_path: Path) -> None:
+    """The CLI path: ``retold scan --engine spark INPUT... --out`` against ``retold index add`` + ``retold scan``."""
+    import pyarrow.parquet as pq
+
+    from retold.scan import EDGE_COLUMNS
+
+    inputs = str(ROOT / "examples")
+    added = _retold("index", "add", str(tmp_path / "store"), inputs, "--quiet")
+    assert added.returncode == 0, added.stderr
+    local = _retold("scan", str(tmp_path / "store"), "--out", str(tmp_path / "local"), "--no-compares", "--quiet")
+    assert local.returncode == 0, local.stderr
+    spark = _retold("scan", "--engine", "spark", inputs, "--out", str(tmp_path / "spark"), "--master", "local[2]",
+                    "--shuffle-partitions", "2")
+    assert spark.returncode == 0, spark.stderr
+    assert "documents on Spark" in spark.stderr and "edges" in spark.stderr
+    tables = {name: pq.read_table(tmp_path / name / "edges.parquet") for name in ("local", "spark")}
+    assert tuple(tables["spark"].column_names) == tuple(tables["local"].column_names) == EDGE_COLUMNS
+    local_rows = {_key(r): r for r in tables["local"].to_pylist()}
+    spark_rows = {_key(r): r for r in tables["spark"].to_pylist()}
+    assert set(spark_rows) == set(local_rows) and len(local_rows) >= 2  # the two example rewrites
+    for pair, row in local_rows.items():
+        assert spark_rows[pair]["probability"] == pytest.approx(row["probability"], abs=1e-3)
+        assert spark_rows[pair]["type"] == row["type"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--engine", "spark", "examples"], "--engine spark needs --out DIR"),
+    (["--engine", "spark", "examples", "--out", "OUT", "--restart"], "--restart: only with --engine local"),
+    (["--engine", "spark", "examples", "--out", "OUT", "--workers", "2"], "--workers: only with --engine local"),
+    (["--engine", "spark", "examples", "--out", "OUT", "--json", "--until", "pairs"], "cannot be combined"),
+    (["STORE", "--master", "local[2]"], "--master: only with --engine spark"),
+    (["STORE", "--until", "pairs"], "--until: only with --engine spark"),
+    (["a.jsonl", "b.jsonl", "--out", "OUT"], "--engine local scans one STORE, got 2 paths"),
+], ids=["spark-without-out", "spark-restart", "spark-workers", "spark-json-until", "local-master", "local-until",
+        "local-many-paths"])
+def test_retold_scan_refuses_options_of_the_other_engine(args: list[str], message: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from retold.cli import main
+
+    assert main(["scan", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("retold: error: ") and message in err
+
+
+def test_retold_scan_engine_spark_refuses_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from retold.cli import main
+
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "store.sqlite").write_bytes(b"")
+    assert main(["scan", "--engine", "spark", str(tmp_path / "store"), "--out", str(tmp_path / "out")]) == 2
+    assert "is a store" in capsys.readouterr().err

@@ -36,18 +36,21 @@ interrupted run resumes where it stopped, as in passim. ``until`` stops after a 
       nearest neighbours exactly. Beyond ``vector_broadcast_max_bytes`` the run refuses and
       asks for ``vector="off"`` (the anchor and LSH signals still run).
 
-    Every proposed (document, candidate) is scored with all three signals, each document keeps
+    Every proposed (document, candidate) is scored with :func:`retold.retrieve.score_candidate`,
+    the anchor pool is cut with the order of :func:`retold.retrieve.anchor_pool`, each document keeps
     its ``limit_candidates`` best (ties by candidate id) at or above ``min_candidate_score``, and
     each unordered pair is kept once, with the signals seen from its lower-ordinal proposer: the
     same pairs, scores and signals the local scan judges.
 ``judgements``
     Pairs are joined with both texts and judged in ``mapPartitions`` by the local scan's own
-    two-tier task (lexical compare, escalated to the semantic compare when uncertain). The
+    two-tier judge, :func:`retold.scan.judge_pairs` (lexical compare, escalated to the semantic
+    compare when uncertain; each compare runs segment → align → judge → facts, and the fact diff
+    feeds the template filter). The
     sentence encoder is loaded once per Python worker (:func:`retold.encoders.get_encoder` caches
     it per process and Spark reuses workers).
 ``edges``
     Derived and same-event judgements (a small share) are collected on the driver and turned
-    into edges and clusters by :func:`retold.scan.load_scan` (triangle reduction, connected
+    into edges and clusters by :func:`retold.scan.build_result` (triangle reduction, connected
     components, earliest source), then written by :meth:`retold.scan.ScanResult.write`:
     ``OUT/edges.parquet``, ``edges.jsonl``, ``edges.csv``, ``clusters.json``, ``graph.html``,
     with :data:`retold.scan.EDGE_COLUMNS`.
@@ -66,7 +69,6 @@ import json
 import logging
 import math
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -305,36 +307,29 @@ def bucket_pairs(members: Sequence[int], cap: int) -> Iterator[tuple[int, int]]:
 
 
 def score_partition(rows: Iterable[Any], retrieve_settings: RetrieveSettings) -> Iterator[dict[str, Any]]:
-    """Score (document, candidate) rows exactly as :func:`retold.retrieve.candidates` re-ranks them.
+    """Score (document, candidate) rows with :func:`retold.retrieve.score_candidate`, as the local query does.
 
     Each row holds the query's and the candidate's signature, shingle count and embedding, the
     pair's shared rare-term weight and the query's total rare-term weight. Rows scoring below
     ``min_score`` are dropped.
     """
-    from ..retrieve import _containment
+    from ..retrieve import score_candidate
 
     s = retrieve_settings
+
+    def vector(blob: bytes | None) -> np.ndarray | None:
+        return None if blob is None else np.frombuffer(blob, dtype="<f4")
+
     for row in rows:
-        q_sig = np.frombuffer(row["q_minhash"], dtype="<u4")
-        c_sig = np.frombuffer(row["c_minhash"], dtype="<u4")
-        jaccard = float(np.mean(c_sig == q_sig)) if row["c_count"] else 0.0
-        containment = _containment(jaccard, row["q_count"], row["c_count"])
-        anchors = min(1.0, (row["shared"] or 0.0) / (row["total_weight"] or 1.0))
-        if row["q_embedding"] is not None and row["c_embedding"] is not None:
-            cosine = float(np.dot(np.frombuffer(row["c_embedding"], dtype="<f4"),
-                                  np.frombuffer(row["q_embedding"], dtype="<f4")))
-        else:
-            cosine = 0.0
-        vector_score = max(0.0, (cosine - s.min_cosine) / (1.0 - s.min_cosine))
-        # The same sum as retold.retrieve.candidates (see the refactor note in docs/spark.md).
-        score = s.w_shingles * containment + s.w_anchors * anchors + s.w_vector * vector_score
+        score, signals = score_candidate(
+            np.frombuffer(row["q_minhash"], dtype="<u4"), row["q_count"],
+            np.frombuffer(row["c_minhash"], dtype="<u4"), row["c_count"],
+            row["shared"] or 0.0, row["total_weight"] or 0.0,
+            vector(row["q_embedding"]), vector(row["c_embedding"]), s,
+        )
         if score < s.min_score:
             continue
-        yield {
-            "q": row["q"], "c": row["c"], "c_id": row["c_id"], "score": round(score, 4),
-            "shingles": round(containment, 4), "jaccard": round(jaccard, 4), "anchors": round(anchors, 4),
-            "vector": round(cosine, 4),
-        }
+        yield {"q": row["q"], "c": row["c"], "c_id": row["c_id"], "score": round(score, 4), **signals}
 
 
 def nearest_partition(rows: Iterable[Any], keys: np.ndarray, matrix: np.ndarray, k: int,
@@ -354,24 +349,14 @@ def nearest_partition(rows: Iterable[Any], keys: np.ndarray, matrix: np.ndarray,
                     yield query, neighbour, cosine
 
 
-class _PartitionDocuments:
-    """The one method of :class:`retold.index.Index` the scan's judge task reads, over a dict."""
-
-    def __init__(self, documents: dict[int, Document]) -> None:
-        self._documents = documents
-
-    def documents_by_key(self, keys: Sequence[int]) -> dict[int, Document]:
-        return {key: self._documents[key] for key in keys}
-
-
 def judge_partition(rows: Iterable[Any], settings: Settings, scan_settings: ScanSettings) -> Iterator[tuple[Any, ...]]:
-    """Judge pairs (rows with both documents) with the local scan's own two-tier task.
+    """Judge pairs (rows with both documents) with :func:`retold.scan.judge_pairs`, the local scan's judge.
 
     Yields the scan's result rows: ``(doc_a, doc_b, derived, derivative, source, probability,
     type, coverage_derivative, coverage_source, direction_confidence, direction_evidence (JSON),
     same_event, stage, retrieval_score, judged_at)``.
     """
-    from ..scan import _judge_task, _Worker
+    from ..scan import judge_pairs
 
     documents: dict[int, Document] = {}
     pairs: list[tuple[int, int, float, dict[str, float]]] = []
@@ -380,59 +365,8 @@ def judge_partition(rows: Iterable[Any], settings: Settings, scan_settings: Scan
         documents.setdefault(row["doc_b"], _row_document(row, "b_"))
         signals = {name: row[name] for name in ("shingles", "jaccard", "anchors", "vector")}
         pairs.append((row["doc_a"], row["doc_b"], row["score"], signals))
-    if not pairs:
-        return
-    worker = _Worker
-    worker.index, worker.settings, worker.scan_settings = _PartitionDocuments(documents), settings, scan_settings
-    try:
-        yield from _judge_task(sorted(pairs, key=lambda p: (p[0], p[1])))
-    finally:
-        worker.index = None
-
-
-class _JudgedStore:
-    """Just enough of :class:`retold.index.Index` for :func:`retold.scan.load_scan`: an in-memory
-    SQLite holding the derived and same-event judgements and their documents' metadata."""
-
-    schema_version = 2
-
-    def __init__(self, path: str, documents: int) -> None:
-        self.path = path
-        self._documents = documents
-        self.db = sqlite3.connect(":memory:")
-        self.db.execute(
-            "CREATE TABLE results (doc_a INTEGER, doc_b INTEGER, derived INTEGER, derivative INTEGER, "
-            "source INTEGER, probability REAL, type TEXT, coverage_derivative REAL, coverage_source REAL, "
-            "direction_confidence REAL, direction_evidence TEXT, same_event INTEGER, stage TEXT, "
-            "PRIMARY KEY (doc_a, doc_b))"
-        )
-        self.db.execute("CREATE TABLE documents (key INTEGER PRIMARY KEY, doc_id TEXT, title TEXT, "
-                        "published TEXT, name TEXT)")
-
-    def count(self) -> int:
-        return self._documents
-
-
-def edges_from_judgements(judged: Sequence[Sequence[Any]], meta: Sequence[Sequence[Any]], documents: int,
-                          pairs_total: int, out_dir: str, settings: Settings | None = None) -> ScanResult:
-    """Edges and clusters from derived and same-event judgement rows, by :func:`retold.scan.load_scan`.
-
-    Args:
-        judged: the first 13 columns of the scan's result rows (``doc_a`` … ``stage``).
-        meta: ``(ordinal, id, title, published, name)`` of every document in ``judged``.
-        documents: documents in the corpus; pairs_total: pairs judged.
-        out_dir: recorded as the result's ``store``.
-    """
-    from ..scan import load_scan
-
-    store = _JudgedStore(out_dir, documents)
-    store.db.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [tuple(r[:13]) for r in judged])
-    store.db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?)", [tuple(m) for m in meta])
-    result = load_scan(store, settings)  # type: ignore[arg-type]
-    result.stats.pairs_total = pairs_total
-    store.db.close()
-    return result
+    if pairs:
+        yield from judge_pairs(sorted(pairs, key=lambda p: (p[0], p[1])), documents, settings, scan_settings)
 
 
 # --- Spark plumbing ---------------------------------------------------------------------------------
@@ -685,6 +619,8 @@ def _stage_judgements(run: _Run, pairs: DataFrame, documents: DataFrame) -> Data
 def _stage_edges(run: _Run, judgements: DataFrame, documents: DataFrame, out: Path) -> ScanResult:
     from pyspark.sql import functions as F
 
+    from ..scan import build_result
+
     linked = judgements.where((F.col("derived") == 1) | (F.col("same_event") == 1)).orderBy("doc_a", "doc_b")
     judged = [tuple(r) for r in linked.collect()]
     keys = sorted({k for r in judged for k in r[:2]})
@@ -696,7 +632,8 @@ def _stage_edges(run: _Run, judgements: DataFrame, documents: DataFrame, out: Pa
     run.stats.pairs = int(counts["n"])
     run.stats.pairs_escalated = int(counts["sem"] or 0)
     run.stats.documents = run.stats.documents or documents.count()
-    result = edges_from_judgements(judged, meta, run.stats.documents, run.stats.pairs, str(out), run.settings)
+    result = build_result(judged, {int(m[0]): tuple(m[1:]) for m in meta}, run.stats.documents,  # type: ignore[misc]
+                          run.stats.pairs, str(out), run.settings)
     result.stats.pairs_judged = run.stats.pairs
     result.stats.pairs_escalated = run.stats.pairs_escalated
     result.stats.documents_scanned = run.stats.documents
@@ -810,8 +747,13 @@ def run_spark(
                 return tmp / f"{stage}.parquet" if checkpoint_dir is None else Path(path)
         t0 = time.perf_counter()
         edges_checkpoint = run.checkpoint("edges")
-        if _complete(spark, edges_checkpoint) and (out / "edges.parquet").exists():
+        if _complete(spark, edges_checkpoint) and (out / "edges.parquet").exists() \
+                and (out / "clusters.json").exists():
             run.stats.skipped.append("edges")
+            done = json.loads((out / "clusters.json").read_text(encoding="utf-8"))["stats"]
+            run.stats.documents, run.stats.pairs = done["documents"], done["pairs_total"]
+            run.stats.pairs_escalated = done["pairs_escalated"]
+            run.stats.edges, run.stats.clusters = done["edges"], done["clusters"]
         else:
             result = _stage_edges(run, frames["judgements"], frames["documents"], out)
             result.stats.elapsed_s = time.perf_counter() - started
