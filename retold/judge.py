@@ -158,10 +158,11 @@ def direction(
 ) -> Direction:
     """Decide which side is the source: publication dates when both are known and differ, else
     the texts' own evidence (a rewrite is covered by its source more than the other way round,
-    and a condensed rewrite is the shorter text). That evidence is weakened in proportion when the
-    less-covered text has under ``min_coverage`` of its material in the other: a short text
-    excerpted from a long one and a long text quoting a short one then look alike. Below ``min_confidence`` the texts say too little, and the first text
-    (a) is kept as the candidate derivative, as asked."""
+    and a condensed rewrite is the shorter text). When the less-covered text has under
+    ``min_coverage`` of its material in the other, that evidence is weakened by the square of the
+    shortfall: a short text excerpted from a long one and a long text quoting a short one then look
+    alike. Below ``min_confidence`` the texts say too little, and the first text (a) is kept as the
+    candidate derivative, as asked."""
     evidence: list[str] = []
     date_a, date_b = _parse_date(published_a), _parse_date(published_b)
     if date_a and date_b and date_a != date_b:
@@ -178,7 +179,7 @@ def direction(
     z = 4.0 * margin + 2.0 * length_ratio
     least = min(cov_a, cov_b)
     if least < min_coverage:
-        z *= least / min_coverage
+        z *= (least / min_coverage) ** 2
     confidence_a = 1.0 / (1.0 + math.exp(-z))
     confidence = max(confidence_a, 1.0 - confidence_a)
     # With little evidence either way the question asked stands: is the first text (a) derived?
