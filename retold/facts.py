@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from .errors import ConfigError, ModelError
 from .model import Fact, FactChange, Segmentation, SentenceLink, Span
@@ -953,11 +953,12 @@ def _parse_number(text: str) -> Decimal | None:
 _WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F0-9][\w'\u2019%.-]*")
 
 
+_QUOTE_WORD_RE = re.compile(r"[\w'%-]+")
+
+
 def _words(text: str) -> list[str]:
     """Folded words of a text (for quotes), punctuation dropped."""
-    return [
-        w.strip(".'-") for w in re.findall(r"[\w'%-]+", _fold(text)) if w.strip(".'-")
-    ]
+    return [w.strip(".'-") for w in _QUOTE_WORD_RE.findall(_fold(text)) if w.strip(".'-")]
 
 
 class _Claims:
@@ -1220,6 +1221,30 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# where a relative date with a count ends ("days after"): the full pattern, which starts with a
+# number word ("a", "two", "12") and so would be tried at every word, runs only just before these
+_REL_COUNT_ANCHOR_RE = re.compile(
+    r"(?i:\b(?:hour|day|week|fortnight|month|year|decade)s?\s+(?:ago|after|before|later|earlier"
+    r"|previously|since|on)\b)"
+)
+_REL_COUNT_BACK_CHARS = 48
+
+
+def _date_matches(pattern: re.Pattern[str], form: str, text: str) -> Iterable[re.Match[str]]:
+    """``pattern.finditer(text)``; for counted relative dates, only near their cheap anchor."""
+    if form != "rel-count":
+        yield from pattern.finditer(text)
+        return
+    last_end = 0
+    for anchor in _REL_COUNT_ANCHOR_RE.finditer(text):
+        if anchor.end() <= last_end:
+            continue
+        m = pattern.search(text, max(last_end, anchor.start() - _REL_COUNT_BACK_CHARS), anchor.end())
+        if m is not None:
+            last_end = m.end()
+            yield m
+
+
 def _rel_count_value(num: str) -> Decimal | None:
     num = num.lower()
     if num in ("a", "an", "one"):
@@ -1230,7 +1255,7 @@ def _rel_count_value(num: str) -> Decimal | None:
 def _dates(text: str, claims: _Claims) -> list[Fact]:
     out: list[Fact] = []
     for pattern, form in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
+        for m in _date_matches(pattern, form, text):
             groups = m.groupdict()
             start, end = m.start(), m.end()
             if form == "m" or form == "year":
@@ -1761,13 +1786,34 @@ _NAME_RUN_RE = re.compile(
     + r")*"
 )
 _TITLE_LINE_MIN_WORDS = 3
+# patterns used once per candidate name, compiled once
+_POSSESSIVE_END_RE = re.compile(r"(?:'s|\u2019s|'|\u2019)$")
+_TOKEN_RE = re.compile(r"\S+")
+_CONTRACTION_END_RE = re.compile(r"['\u2019](?:m|ve|ll|d|re)$")
+_ACRONYM_AFTER_RE = re.compile(r"\s*\(([A-Z][A-Z.&-]{1,9})\)")
+_PLACE_PREPOSITION_RE = re.compile(r"\b(?:in|to|from|near)\s+$")
+_SPACES_RUN_RE = re.compile(r"\s+")
+_NON_LETTER_RE = re.compile(r"[^a-z]")
+_SOFT_LETTER_RE = re.compile(r"[aeiouyhw]")
+_VERB_AFTER_NAME_RE = re.compile(r"[ \t]*,?[ \t]*(?:\w+[ \t]+)?" + _PERSON_VERBS + r"\b")
+_COMPOUND_ADJECTIVE_RE = re.compile(
+    r"-(?:based|backed|led|born|funded|owned|run|style|made|bound|linked|allied)$"
+)
 
 
 def _title_case_lines(text: str) -> list[tuple[int, int]]:
-    """Lines that look like headlines (most words capitalised): names there are unreliable."""
+    """Lines that look like headlines (most words capitalised, not continued by the next line):
+    names there are unreliable."""
     spans = []
     pos = 0
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        following = lines[number + 1].lstrip() if number + 1 < len(lines) else ""
+        if following[:1].islower():
+            # a hard-wrapped line that the next one continues ("... by Secretary General Javier
+            # Perez de Cuellar on\nworld mineral resources"): body text, not a headline
+            pos += len(line) + 1
+            continue
         words = re.findall(r"[A-Za-z][\w'\u2019-]*", line)
         content = [
             w
@@ -1843,12 +1889,10 @@ def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
     if any(t in _PLACE_WORDS for t in low_tokens[1:]):
         return "place"
     after = text[end : end + 30]
-    if len(tokens) >= 2 and re.match(
-        r"[ \t]*,?[ \t]*(?:\w+[ \t]+)?" + _PERSON_VERBS + r"\b", after
-    ):
+    if len(tokens) >= 2 and _VERB_AFTER_NAME_RE.match(after):
         return "person"
     before = text[max(0, start - 6) : start].lower()
-    if re.search(r"\b(?:in|to|from|near)\s+$", before) and len(tokens) <= 2:
+    if _PLACE_PREPOSITION_RE.search(before) and len(tokens) <= 2:
         return "place"
     if (
         len(tokens) in (2, 3)
@@ -1869,18 +1913,18 @@ def _name_facts_from_spans(
     # capitalised words seen in the middle of a sentence (names recur there; "Figures" does not)
     mid_caps = set(re.findall(r"(?<=[a-z,;] )([A-Z][\w'\u2019-]*)", text))
     out: list[Fact] = []
+    headline_starts = [s for s, _ in headline_spans]
+    acronym_starts: set[int] = set()  # "(OIC)" after a long form belongs to it, not a name of its own
     for start, end, hint in spans:
-        if any(s <= start < e for s, e in headline_spans):
+        k = bisect.bisect_right(headline_starts, start) - 1
+        if (k >= 0 and start < headline_spans[k][1]) or start in acronym_starts:
             continue
-        chunk = re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", text[start:end])
+        chunk = _POSSESSIVE_END_RE.sub("", text[start:end])
         end = start + len(chunk)
-        tokens = list(re.finditer(r"\S+", chunk))
+        tokens = list(_TOKEN_RE.finditer(chunk))
         # "West Bank-based Palestinian Authority": the compound adjective ends a name, not starts one
         for k, tok in enumerate(tokens):
-            if re.search(
-                r"-(?:based|backed|led|born|funded|owned|run|style|made|bound|linked|allied)$",
-                tok.group(0),
-            ):
+            if _COMPOUND_ADJECTIVE_RE.search(tok.group(0)):
                 tokens = tokens[k + 1 :]
                 break
         # leading common words, and a sentence-initial word the text also uses in lower case
@@ -1932,7 +1976,7 @@ def _name_facts_from_spans(
             title_tokens = []
         while tokens and _bare(tokens[-1].group(0)) in _CONNECTORS:
             tokens.pop()
-        if not tokens or re.search(r"['\u2019](?:m|ve|ll|d|re)$", tokens[0].group(0)):
+        if not tokens or _CONTRACTION_END_RE.search(tokens[0].group(0)):
             continue
         # "Nestor Kirchner of Argentina": a person, then where from
         lows = [_bare(t.group(0)) for t in tokens]
@@ -1971,9 +2015,10 @@ def _name_facts_from_spans(
             else (hint or _classify(core, title, text, s, e))
         )
         acronym = ""
-        m = re.match(r"\s*\(([A-Z][A-Z.&-]{1,9})\)", text[e : e + 14])
+        m = _ACRONYM_AFTER_RE.match(text, e, e + 14)
         if m and len(tokens) > 1:
             acronym = m.group(1).replace(".", "")
+            acronym_starts.add(m.start(1))
             if kind in ("name", "person"):
                 kind = "org"
         out.append(
@@ -2070,7 +2115,7 @@ def _names(text: str, settings: FactSettings, claims: _Claims) -> list[Fact]:
 
 def _entity_value(name: str) -> str:
     value = _fold(name).replace(".", "").replace("'", "")
-    value = re.sub(r"\s+", " ", value).strip()
+    value = _SPACES_RUN_RE.sub(" ", value).strip()
     value = value.removeprefix("the ")
     return _ALIASES.get(value, value)
 
@@ -2149,8 +2194,12 @@ def _same_entity(a: Fact, b: Fact) -> bool:
         return True
     acr_a = (a.detail.get("acronym") or "").lower()
     acr_b = (b.detail.get("acronym") or "").lower()
-    if (acr_a and acr_a == vb) or (acr_b and acr_b == va) or (acr_a and acr_a == acr_b):
+    if (acr_a and acr_a == vb) or (acr_b and acr_b == va):
         return True
+    if acr_a and acr_a == acr_b:
+        # one acronym after two different long forms: the one whose initials spell it is the
+        # entity, the other a substitute ("Essential Tremor (IMF)" is not the IMF)
+        return (_initials(va) == acr_a) == (_initials(vb) == acr_a)
     ta, tb = va.split(), vb.split()
     if len(ta) == 1 and len(tb) >= 2 and a.text.isupper() and _initials(vb) == va:
         return True
@@ -2178,8 +2227,8 @@ def _same_entity(a: Fact, b: Fact) -> bool:
 
 
 def _skeleton(value: str) -> str:
-    value = re.sub(r"[^a-z]", "", value)
-    return value[:1] + re.sub(r"[aeiouyhw]", "", value[1:])
+    value = _NON_LETTER_RE.sub("", value)
+    return value[:1] + _SOFT_LETTER_RE.sub("", value[1:])
 
 
 def _spelling_variant(a: Fact, b: Fact, min_similarity: float) -> bool:
@@ -2339,6 +2388,102 @@ def _relate(
     return None
 
 
+def _match_keys(fact: Fact) -> tuple[tuple[str, str], ...]:
+    """Index keys such that two facts :func:`_same` holds for always share at least one.
+
+    Numbers: the number. Dates: the value, and "MM-DD" for a full date (= "January 19"). Names: the
+    value, the acronym, the initials and the last word ("Dar" = "Ishaq Dar", "UN" = "United
+    Nations"), and every word of a name of three words or more (one inside a longer name).
+    Everything else: the value. The keys only find candidates; :func:`_same` decides.
+    """
+    group = _group(fact.kind)
+    if group == "number":
+        return (("n", fact.detail.get("number", "")),)
+    if group == "date":
+        value = fact.value
+        if len(value) == 10 and value[4] == "-":
+            return (("v", value), ("v", value[5:]))
+        return (("v", value),)
+    if group != "name":
+        return (("v", fact.value),)
+    words = fact.value.split()
+    keys = {("v", fact.value)}
+    if words:
+        keys.add(("v", words[-1]))
+    acronym = (fact.detail.get("acronym") or "").lower()
+    if acronym:
+        keys.add(("v", acronym))
+    if len(words) >= 2:
+        keys.add(("v", _initials(fact.value)))
+    if len(words) >= 3:
+        keys.update(("t", w) for w in words)
+    return tuple(keys)
+
+
+class _FactIndex:
+    """Facts of one side by group and match key, and by sentence: candidate lookups without
+    comparing every fact with every other one."""
+
+    def __init__(self, facts: Sequence[Fact] = (), sentences: Sequence[int] = ()) -> None:
+        self._facts: list[Fact] = []
+        self._keys: dict[tuple[str, str, str], list[int]] = {}
+        self.by_sentence: dict[int, list[int]] = {}
+        for i, fact in enumerate(facts):
+            self.add(fact, sentences[i] if sentences else -1)
+
+    def add(self, fact: Fact, sentence: int = -1) -> int:
+        i = len(self._facts)
+        self._facts.append(fact)
+        group = _group(fact.kind)
+        for kind, key in _match_keys(fact):
+            self._keys.setdefault((group, kind, key), []).append(i)
+        self.by_sentence.setdefault(sentence, []).append(i)
+        return i
+
+    def same(self, fact: Fact) -> list[int]:
+        """Indices (ascending) of the indexed facts that are the same fact as ``fact``."""
+        group = _group(fact.kind)
+        found: set[int] = set()
+        for kind, key in _match_keys(fact):
+            found.update(self._keys.get((group, kind, key), ()))
+        return sorted(j for j in found if _same(fact, self._facts[j]))
+
+    def with_number(self, number: str) -> list[int]:
+        return self._keys.get(("number", "n", number), [])
+
+
+class _SpellingIndex:
+    """Source names by skeleton and by length, to find spelling variants of a name quickly."""
+
+    def __init__(self, facts: Sequence[Fact], min_similarity: float) -> None:
+        self._min = min_similarity
+        self._by_skeleton: dict[str, list[int]] = {}
+        self._by_length: dict[int, dict[str, list[int]]] = {}
+        for j, fact in enumerate(facts):
+            if _group(fact.kind) != "name":
+                continue
+            self._by_skeleton.setdefault(_skeleton(fact.value), []).append(j)
+            self._by_length.setdefault(len(fact.value), {}).setdefault(fact.value, []).append(j)
+        self._values = {length: list(by_value) for length, by_value in self._by_length.items()}
+
+    def candidates(self, fact: Fact) -> set[int]:
+        value = fact.value
+        found: set[int] = set()
+        skeleton = _skeleton(value)
+        if len(skeleton) >= 3:
+            found.update(self._by_skeleton.get(skeleton, ()))
+        cutoff = self._min * 100.0 - 1e-6
+        for length in (len(value) - 1, len(value), len(value) + 1):
+            by_value = self._by_length.get(length)
+            if not by_value:
+                continue
+            for choice, _, _ in process.extract(
+                value, self._values[length], scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+            ):
+                found.update(by_value[choice])
+        return found
+
+
 _CHANGE_PREFERENCE = {
     "spelling": 0,
     "hedge": 1,
@@ -2377,27 +2522,95 @@ def _content_weight(word: str) -> float:
     return 0.3 if word in _STOP_WORDS else 1.0
 
 
-def _best_passage(
-    quote: list[str], passages: Sequence[list[str]]
-) -> tuple[float, int, tuple[int, int]]:
-    """The source passage that matches most of a quote's words in order: (score, index, window)."""
-    best = (0.0, -1, (0, 0))
-    total = sum(_content_weight(w) for w in quote) or 1.0
-    qset = set(quote)
-    for idx, words in enumerate(passages):
-        if not words or not (qset & set(words)):
-            continue
-        matcher = difflib.SequenceMatcher(None, words, quote, autojunk=False)
-        blocks = [b for b in matcher.get_matching_blocks() if b.size]
-        matched = sum(
-            sum(_content_weight(w) for w in quote[b.b : b.b + b.size])
-            for b in blocks
-            if b.size >= 2 or quote[b.b] not in _STOP_WORDS
+def _passage_score(quote: list[str], words: list[str], total: float) -> tuple[float, tuple[int, int]]:
+    matcher = difflib.SequenceMatcher(None, words, quote, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
+    matched = sum(
+        sum(_content_weight(w) for w in quote[b.b : b.b + b.size])
+        for b in blocks
+        if b.size >= 2 or quote[b.b] not in _STOP_WORDS
+    )
+    window = (blocks[0].a, blocks[-1].a + blocks[-1].size) if blocks else (0, 0)
+    return (matched / total if blocks else 0.0), window
+
+
+class _PassageIndex:
+    """Source passages (quotations, then sentences) by the content words they hold."""
+
+    def __init__(self, passages: Sequence[list[str]]) -> None:
+        self.passages = passages
+        self.sets = [set(words) for words in passages]
+        self.by_word: dict[str, list[int]] = {}
+        for idx, words in enumerate(self.sets):
+            for word in words:
+                if word not in _STOP_WORDS:
+                    self.by_word.setdefault(word, []).append(idx)
+
+    def best(self, quote: list[str], threshold: float) -> tuple[float, int, tuple[int, int]]:
+        """The passage that matches most of a quote's words in order: (score, index, window).
+
+        Branch and bound: a passage can match at most the weight of the quote's words it holds,
+        so passages are scored (difflib) in decreasing order of that bound until the bound falls
+        below the best score. Passages that share only function words with the quote are scored
+        only when those alone could reach ``threshold`` (the *altered* decision is exact; the best
+        score reported for an unmatched quote may then ignore such passages).
+        """
+        total = sum(_content_weight(w) for w in quote) or 1.0
+        counts: dict[str, int] = {}
+        for w in quote:
+            counts[w] = counts.get(w, 0) + 1
+        stop_mass = sum(c * _content_weight(w) for w, c in counts.items() if w in _STOP_WORDS)
+        bound: dict[int, float] = {}
+        for w, c in counts.items():
+            if w in _STOP_WORDS:
+                continue
+            for idx in self.by_word.get(w, ()):
+                bound[idx] = bound.get(idx, 0.0) + c
+        order = sorted(bound, key=lambda idx: (-bound[idx], idx))
+        best = (0.0, -1, (0, 0))
+        for idx in order:
+            ub = (bound[idx] + stop_mass) / total
+            if ub < best[0]:
+                break
+            score, window = _passage_score(quote, self.passages[idx], total)
+            if score > best[0] or (score == best[0] and best[1] >= 0 and idx < best[1] and score > 0):
+                best = (score, idx, window)
+        if stop_mass / total >= max(threshold, best[0]) and stop_mass > 0:
+            qset = set(quote)
+            for idx, words in enumerate(self.sets):
+                if idx in bound or not (qset & words):
+                    continue
+                score, window = _passage_score(quote, self.passages[idx], total)
+                if score > best[0] or (score == best[0] and idx < best[1]):
+                    best = (score, idx, window)
+        return best
+
+
+def _sentence_words(
+    text: str, sentences: Sequence[tuple[int, int]]
+) -> tuple[str, list[list[str]]]:
+    """The folded words of a whole text (space-joined, padded) and of each of its sentences.
+
+    ASCII text folds to itself in length, so its words are found once and dealt out to the
+    sentences by offset; other text is folded sentence by sentence.
+    """
+    if not text.isascii():
+        return (
+            " " + " ".join(_words(text)) + " ",
+            [_words(text[s:e]) for s, e in sentences],
         )
-        score = matched / total
-        if score > best[0] and blocks:
-            best = (score, idx, (blocks[0].a, blocks[-1].a + blocks[-1].size))
-    return best
+    starts = [s for s, _ in sentences]
+    per_sentence: list[list[str]] = [[] for _ in sentences]
+    every: list[str] = []
+    for m in _QUOTE_WORD_RE.finditer(text.lower()):
+        word = m.group().strip(".'-")
+        if not word:
+            continue
+        every.append(word)
+        k = bisect.bisect_right(starts, m.start()) - 1
+        if k >= 0 and m.start() < sentences[k][1]:
+            per_sentence[k].append(word)
+    return " " + " ".join(every) + " ", per_sentence
 
 
 def _diff_quotes(
@@ -2408,17 +2621,23 @@ def _diff_quotes(
     settings: FactSettings,
 ) -> list[FactChange]:
     out: list[FactChange] = []
-    source_words = " " + " ".join(_words(source_text)) + " "
-    s_quote_words = [q.value.split() for q in s_quotes]
-    sentence_words = [_words(source_text[s:e]) for s, e in source_sentences]
-    passages = s_quote_words + sentence_words
     used: set[int] = set()
+    if d_quotes:
+        source_words, sentence_words = _sentence_words(source_text, source_sentences)
+    else:  # nothing to check: only the source quotations, all dropped
+        source_words, sentence_words = "", []
+    s_quote_words = [q.value.split() for q in s_quotes]
+    passages = s_quote_words + sentence_words
+    index = _PassageIndex(passages)
+    # every source quotation in one string: the first one holding a derivative quote, by find()
+    joined = "".join(f"\x00 {sq.value} " for sq in s_quotes) + "\x00"
+    joined_starts = [0]
+    for sq in s_quotes:
+        joined_starts.append(joined_starts[-1] + len(sq.value) + 3)
     for q in d_quotes:
         words = q.value.split()
-        holder = next(
-            (i for i, sq in enumerate(s_quotes) if f" {q.value} " in f" {sq.value} "),
-            None,
-        )
+        at = joined.find(f" {q.value} ")
+        holder = bisect.bisect_right(joined_starts, at) - 1 if at >= 0 else None
         speaker = f"; speaker: {q.detail['speaker']}" if q.detail.get("speaker") else ""
         if holder is not None or f" {q.value} " in source_words:
             src = s_quotes[holder] if holder is not None else None
@@ -2433,7 +2652,7 @@ def _diff_quotes(
                 where = "verbatim (the words are in the source, but not as a quotation)"
             out.append(FactChange("quote", "kept", q, src, None, where + speaker))
             continue
-        score, idx, window = _best_passage(words, passages)
+        score, idx, window = index.best(words, settings.quote_altered_min)
         if idx >= 0 and score >= settings.quote_altered_min:
             src = s_quotes[idx] if idx < len(s_quotes) else None
             if idx < len(s_quotes):
@@ -2492,6 +2711,33 @@ def _diff_quotes(
     return out
 
 
+def _changed_in_linked(
+    derivative: Fact,
+    linked: set[int],
+    s_rest: Sequence[Fact],
+    s_index: _FactIndex,
+    d_index: _FactIndex,
+    covered: set[int],
+    settings: FactSettings,
+) -> bool:
+    """Is a number found only outside its linked sentences a changed value instead?
+
+    Yes when a linked source sentence holds a number of the same unit and currency (or the same
+    number with another hedge) that nothing in the whole derivative repeats: the rewrite replaced
+    it ("loss 53 cts" -> "loss 56 cts" where "56 cts" happens to appear elsewhere in the source;
+    "more than 15 dlrs" -> "nearly 15 dlrs" where the source also says "around 15 dlrs").
+    """
+    for sentence in linked:
+        for j in s_index.by_sentence.get(sentence, ()):
+            source = s_rest[j]
+            if j in covered or _group(source.kind) != "number":
+                continue
+            rel = _relate(derivative, source, True, settings)
+            if rel is not None and rel[0] in ("value", "hedge") and not d_index.same(source):
+                return True
+    return False
+
+
 def diff_facts(
     derivative_text: str,
     source_text: str,
@@ -2510,7 +2756,15 @@ def diff_facts(
     supports it. Source facts nothing in the derivative matched are **dropped**; those in source
     sentences the rewrite did not use say so in ``detail``. Quotes are checked against the whole
     source text: verbatim (kept), ``quote-altered`` (word diff in ``detail``: ``[-source-]
-    {+derivative+}``) or ``quote-not-found`` (status ``added``).
+    {+derivative+}``) or ``quote-not-found`` (status ``added``). A number found only outside its
+    linked sentences is *changed*, not kept, when a linked source sentence holds a number of the
+    same unit (or the same number with another hedge) that the derivative never repeats.
+
+    Cost is close to linear in the number of facts: source facts are indexed by normalised key
+    (number, date value, name words, acronym, initials) and by sentence, so each derivative fact
+    is compared only with candidates that could be the same fact, with the facts of its evidence
+    sentences, and (spelling variants) with names of about its length; quotes are scored only
+    against passages sharing their content words, best bound first.
 
     Args:
         derivative_text: the rewritten article's text.
@@ -2567,24 +2821,40 @@ def diff_facts(
     d_sent = [_sentence_index(d_starts, f.span.start) for f in d_rest]
 
     results: list[tuple[int, FactChange]] = []  # (derivative start, change)
-    matched: dict[
-        int, tuple[int, bool]
-    ] = {}  # derivative fact -> (source fact, in a linked sentence)
+    # derivative fact -> (source fact, in a linked sentence)
+    matched: dict[int, tuple[int, bool]] = {}
     covered: set[int] = set()  # source facts some derivative fact kept or changed
+    s_index = _FactIndex(s_rest, s_sent)
+    d_index = _FactIndex(d_rest, d_sent)
+    same_of: dict[int, list[int]] = {}
 
-    # pass 1: kept — the same fact in the linked sentences, else anywhere in the source
+    # pass 1: kept — the same fact in the linked sentences, else anywhere in the source; facts
+    # with a copy in their linked sentences go first, so that copies elsewhere stay free for others
+    far_only: list[int] = []
     for i, d in enumerate(d_rest):
-        near = linked.get(d_sent[i], set())
-        same = [j for j, s in enumerate(s_rest) if _same(d, s)]
+        same = s_index.same(d)
         if not same:
             continue
+        same_of[i] = same
+        near = linked.get(d_sent[i], set())
         near_hits = [j for j in same if s_sent[j] in near]
-        free = [j for j in (near_hits or same) if j not in covered] or near_hits or same
-        j = free[0]
-        matched[i] = (j, bool(near_hits))
+        if not near_hits:
+            far_only.append(i)
+            continue
+        free = [j for j in near_hits if j not in covered] or near_hits
+        matched[i] = (free[0], True)
         # names: every mention of the entity is accounted for; numbers and dates: only this one
         # for now, so that a repeated value can still pair with a changed one in pass 2
-        covered.update(same if _group(d.kind) == "name" else [j])
+        covered.update(same if _group(d.kind) == "name" else [free[0]])
+    for i in far_only:
+        d, same = d_rest[i], same_of[i]
+        if _group(d.kind) == "number" and _changed_in_linked(
+            d, linked.get(d_sent[i], set()), s_rest, s_index, d_index, covered, settings
+        ):
+            continue  # its linked sentence holds the number it replaced; pass 2 says so
+        free = [j for j in same if j not in covered] or same
+        matched[i] = (free[0], False)
+        covered.update(same if _group(d.kind) == "name" else [free[0]])
 
     # source sentences that evidently hold a derivative sentence's content: the linked ones plus
     # those where its other facts were found (rewrites move clauses between sentences)
@@ -2593,15 +2863,23 @@ def diff_facts(
         evidence.setdefault(d_sent[i], set()).add(s_sent[j])
 
     # pass 2: changed — related facts; spelling and hedges anywhere, other changes near the evidence
+    spelling = _SpellingIndex(s_rest, settings.spelling_min_similarity)
     changed: dict[int, tuple[int, str, str]] = {}
     for i, d in enumerate(d_rest):
         if i in matched:
             continue
         near = evidence.get(d_sent[i], set())
+        group = _group(d.kind)
+        candidates: set[int] = set()
+        for sentence in near:
+            candidates.update(s_index.by_sentence.get(sentence, ()))
+        if group == "number":  # a hedge change is recognised anywhere: same number
+            candidates.update(s_index.with_number(d.detail.get("number", "")))
+        elif group == "name":  # so is a spelling variant
+            candidates.update(spelling.candidates(d))
         best: tuple[tuple[int, int], int, str, str] | None = None
-        for j, s in enumerate(s_rest):
-            if j in covered:
-                continue
+        for j in sorted(candidates - covered):
+            s = s_rest[j]
             is_near = s_sent[j] in near
             rel = _relate(d, s, is_near, settings)
             if rel is None:
@@ -2612,23 +2890,19 @@ def diff_facts(
         if best is not None:
             changed[i] = (best[1], best[2], best[3])
             covered.add(best[1])
-            if (
-                _group(d.kind) == "name"
-            ):  # the entity's other mentions are accounted for too
-                covered.update(
-                    j for j, s in enumerate(s_rest) if _same(s, s_rest[best[1]])
-                )
+            if group == "name":  # the entity's other mentions are accounted for too
+                covered.update(s_index.same(s_rest[best[1]]))
 
     # a value the derivative kept once is not dropped where the source repeats it
-    for i, (j, _) in matched.items():
-        covered.update(k for k, s in enumerate(s_rest) if k not in covered and _same(d_rest[i], s))
+    for i in matched:
+        covered.update(same_of[i])
 
-    reported_entities: list[Fact] = []
+    reported_entities = _FactIndex()
     for i, d in enumerate(d_rest):
         if _group(d.kind) == "name":
-            if any(_same_entity(d, r) for r in reported_entities):
+            if reported_entities.same(d):
                 continue
-            reported_entities.append(d)
+            reported_entities.add(d)
         if i in matched:
             j, in_linked = matched[i]
             if settings.include_kept:
@@ -2666,15 +2940,15 @@ def diff_facts(
                 )
             )
 
-    dropped_entities: list[Fact] = []
+    dropped_entities = _FactIndex()
     dropped: list[tuple[int, FactChange]] = []
     for j, s in enumerate(s_rest):
         if j in covered:
             continue
         if _group(s.kind) == "name":
-            if any(_same_entity(s, r) for r in dropped_entities):
+            if dropped_entities.same(s):
                 continue
-            dropped_entities.append(s)
+            dropped_entities.add(s)
         unused = s_sent[j] not in used_sources
         where = (
             "in a source sentence the rewrite did not use"
