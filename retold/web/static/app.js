@@ -466,7 +466,9 @@
     var status = $('graph-summary').textContent;
     setStatus('graph-summary', 'Comparing\u2026');
     try {
-      var params = new URLSearchParams({format: 'html', stage: edge.stage === 'semantic' ? 'semantic' : 'lexical'});
+      // The full (semantic) compare, whichever tier the scan decided the edge with: the lexical
+      // tier is a cheap filter and misses paraphrased sentences a reader should see aligned.
+      var params = new URLSearchParams({format: 'html', stage: 'semantic'});
       var response = await fetch('/compare/' + encodeURIComponent(edge.derivative) + '/' +
         encodeURIComponent(edge.source) + '?' + params.toString());
       if (!response.ok) {
