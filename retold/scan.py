@@ -56,7 +56,7 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -70,8 +70,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EDGE_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult", "ScanSettings",
-           "ScanStats", "build_result", "judge_pairs", "load_scan", "scan"]
+__all__ = ["EDGE_COLUMNS", "PAIR_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult",
+           "ScanSettings", "ScanStats", "build_result", "judge_pairs", "load_scan", "scan"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the scan exports (``clusters.json`` and the edge tables)."""
@@ -79,6 +79,21 @@ SCHEMA_VERSION = "1.0"
 EDGE_COLUMNS = ("derivative", "source", "probability", "type", "coverage_derivative", "coverage_source",
                 "direction_confidence", "direction_evidence", "cluster")
 """The columns of ``edges.jsonl``, ``edges.csv`` and ``edges.parquet``, in order."""
+
+PAIR_COLUMNS = ("a", "b", "derived", "derivative", "source", "probability", "type", "coverage_derivative",
+                "coverage_source", "direction_confidence", "direction_evidence", "same_event", "stage",
+                "retrieval_score")
+"""The columns of ``pairs.parquet`` (one row per judged pair, derived or not), in order.
+
+``a``, ``b``: the pair's document ids, ``a`` added (or read) first; ``derived`` and ``same_event``:
+booleans; ``derivative``, ``source``: the ids in the direction the judge gave, empty (null) for
+pairs the retrieval gate settled without a compare; ``probability``, ``type``, the two coverages,
+``direction_confidence`` and ``direction_evidence`` (reasons joined by ``"; "``) as in
+:data:`EDGE_COLUMNS`; ``stage``: ``retrieval``, ``lexical`` or ``semantic``; ``retrieval_score``:
+the candidate score that proposed the pair. These are the columns of the store's ``results``
+table and of the Spark ``judgements`` checkpoint, with document ids in place of keys and without
+the time of judging.
+"""
 
 Escalate = Literal["auto", "never", "always"]
 
@@ -322,16 +337,29 @@ class ScanResult:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
-    def write(self, out_dir: str | os.PathLike[str], compares: bool = True) -> dict[str, Path]:
+    def write(self, out_dir: str | os.PathLike[str], compares: bool = True,
+              pairs: Iterable[Sequence[Any]] | None = None) -> dict[str, Path]:
         """Write the exports into ``out_dir`` (created if needed).
 
         Files: ``edges.jsonl``, ``edges.csv``, ``edges.parquet`` (the same rows and
-        :data:`EDGE_COLUMNS` in all three), ``clusters.json``, ``graph.html`` (a self-contained
-        overview) and, with ``compares``, ``compares/<derivative>__<source>.html`` for every edge
-        (the side-by-side report of :func:`retold.report.html.to_html`, recomputed from the store).
+        :data:`EDGE_COLUMNS` in all three), ``pairs.parquet`` (every judged pair,
+        :data:`PAIR_COLUMNS`), ``clusters.json``, ``graph.html`` (a self-contained overview) and,
+        with ``compares``, ``compares/<derivative>__<source>.html`` for every edge (the
+        side-by-side report of :func:`retold.report.html.to_html`, recomputed from the store).
+
+        Args:
+            out_dir: the folder to write into.
+            compares: write the compare pages.
+            pairs: the rows of ``pairs.parquet``: the first 14 columns of :func:`judge_pairs`' rows
+                (``doc_a`` … ``retrieval_score``) with document ids in place of keys, sorted by
+                key. ``None``: read them from the store (:attr:`store`); the Spark engine streams
+                its own.
 
         Returns:
             ``{name: path}`` of the files written (compare pages under ``"compares"``).
+
+        Raises:
+            StoreError: ``pairs`` is ``None`` and :attr:`store` is not a store.
         """
         import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
         import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
@@ -355,15 +383,37 @@ class ScanResult:
         tmp = out / ".edges.parquet.tmp"
         pq.write_table(table, tmp)
         os.replace(tmp, out / "edges.parquet")
+        if pairs is None:
+            self._write_stored_pairs(out / "pairs.parquet")
+        else:
+            _write_pairs(out / "pairs.parquet", pairs)
         _write_text(out / "clusters.json", self.to_json() + "\n")
-        written.update({name: out / name for name in
-                        ("edges.jsonl", "edges.csv", "edges.parquet", "clusters.json", "graph.html")})
+        written.update({name: out / name for name in ("edges.jsonl", "edges.csv", "edges.parquet", "pairs.parquet",
+                                                      "clusters.json", "graph.html")})
         if compares:
             (out / "compares").mkdir(exist_ok=True)
             self._write_compares(out / "compares")
             written["compares"] = out / "compares"
         _write_text(out / "graph.html", self.to_html(compares=compares))
         return written
+
+    def _write_stored_pairs(self, path: Path) -> None:
+        from .index import Index
+
+        with Index.open(self.store) as index:
+            if index.schema_version < 2:  # never scanned: no results table
+                _write_pairs(path, [])
+                return
+            rows = index.db.execute(
+                "SELECT da.doc_id, db.doc_id, r.derived, "
+                "CASE WHEN r.derivative = r.doc_a THEN da.doc_id ELSE db.doc_id END, "
+                "CASE WHEN r.source = r.doc_a THEN da.doc_id ELSE db.doc_id END, "
+                "r.probability, r.type, r.coverage_derivative, r.coverage_source, r.direction_confidence, "
+                "r.direction_evidence, r.same_event, r.stage, r.retrieval_score FROM results r "
+                "JOIN documents da ON da.key = r.doc_a JOIN documents db ON db.key = r.doc_b "
+                "ORDER BY r.doc_a, r.doc_b"
+            )
+            _write_pairs(path, rows)
 
     def _write_compares(self, folder: Path) -> None:
         from .compare import Settings, compare_documents
@@ -823,6 +873,57 @@ def compare_page_name(edge: Edge) -> str:
     """File name of an edge's compare page: ``<derivative>__<source>.html`` with unsafe characters
     (``/``, ``#``, spaces, ...) replaced by ``_``."""
     return f"{_UNSAFE.sub('_', edge.derivative)}__{_UNSAFE.sub('_', edge.source)}.html"
+
+
+def _pair_schema() -> Any:
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    types = {"derived": pa.bool_(), "same_event": pa.bool_(), "probability": pa.float64(),
+             "coverage_derivative": pa.float64(), "coverage_source": pa.float64(),
+             "direction_confidence": pa.float64(), "retrieval_score": pa.float64()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in PAIR_COLUMNS])
+
+
+def _pair_record(row: Sequence[Any]) -> dict[str, Any]:
+    """One ``pairs.parquet`` row (:data:`PAIR_COLUMNS`) from a result row with ids in place of keys."""
+    (a, b, derived, derivative, source, probability, reuse_type, coverage_derivative, coverage_source,
+     direction_confidence, direction_evidence, same_event, stage, retrieval_score) = row[:14]
+    compared = stage != "retrieval"
+    return {
+        "a": a, "b": b, "derived": bool(derived),
+        "derivative": derivative if compared else None, "source": source if compared else None,
+        "probability": probability, "type": reuse_type, "coverage_derivative": coverage_derivative,
+        "coverage_source": coverage_source, "direction_confidence": direction_confidence,
+        "direction_evidence": "; ".join(json.loads(direction_evidence)), "same_event": bool(same_event),
+        "stage": stage, "retrieval_score": retrieval_score,
+    }
+
+
+def _write_pairs(path: Path, rows: Iterable[Sequence[Any]], batch_rows: int = 65_536) -> int:
+    """Stream ``rows`` into ``path`` as Parquet (:data:`PAIR_COLUMNS`), atomically; returns the row count."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    schema = _pair_schema()
+    tmp = path.with_name(f".{path.name}.tmp")
+    count = 0
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                batch.append(_pair_record(row))
+                if len(batch) >= batch_rows:
+                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    count += len(batch)
+                    batch = []
+            if batch or not count:  # an empty export still gets one (empty) row group
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                count += len(batch)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return count
 
 
 def _write_text(path: Path, text: str) -> None:

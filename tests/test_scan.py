@@ -2,7 +2,8 @@
 
 What a user would notice: the scan links the two rewrites to the wire story (the wire story as the
 source) and nothing else among the examples; the independent report of the same event gets no
-edge; the three edge tables hold the same rows; every edge in graph.html opens an existing compare
+edge; the three edge tables hold the same rows; pairs.parquet holds every judged pair, its derived
+rows agreeing with the edges; every edge in graph.html opens an existing compare
 page; a scan killed with SIGKILL and run again ends with the same edges and no duplicate rows.
 """
 
@@ -27,7 +28,13 @@ from retold.index import DB_NAME, SCHEMA_VERSION, Index
 from retold.ingest import load, load_bytes
 from retold.model import Document
 from retold.retrieve import RetrieveSettings
-from retold.scan import EDGE_COLUMNS, ScanSettings, compare_page_name, scan
+from retold.scan import (
+    EDGE_COLUMNS,
+    PAIR_COLUMNS,
+    ScanSettings,
+    compare_page_name,
+    scan,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ScanSettings(batch_docs=8, workers=1)
@@ -92,6 +99,27 @@ def test_exports_hold_the_same_rows(scanned) -> None:
         assert {k: str(v) for k, v in a.items()} == b
     clusters = json.loads((out / "clusters.json").read_text())
     assert clusters["schema_version"] == "1.0" and len(clusters["clusters"]) == len(result.clusters)
+
+
+def test_pairs_parquet_holds_every_judged_pair(scanned) -> None:
+    result, out = scanned
+    table = pq.read_table(out / "pairs.parquet")
+    assert tuple(table.column_names) == PAIR_COLUMNS
+    assert str(table.schema.field("derived").type) == str(table.schema.field("same_event").type) == "bool"
+    rows = table.to_pylist()
+    assert len(rows) == len({(r["a"], r["b"]) for r in rows}) == result.stats.pairs_judged > 0
+    assert {r["stage"] for r in rows} <= {"retrieval", "lexical", "semantic"}
+    assert all(r["derivative"] is None and r["source"] is None and not r["derived"]
+               for r in rows if r["stage"] == "retrieval")
+    derived = {(r["derivative"], r["source"]): r for r in rows if r["derived"]}
+    edges = {(e.derivative, e.source): e.row() for e in result.edges}
+    assert edges and set(edges) <= set(derived)
+    for pair, edge in edges.items():
+        assert {k: derived[pair][k] for k in EDGE_COLUMNS if k != "cluster"} == \
+            {k: v for k, v in edge.items() if k != "cluster"}, pair
+    cluster_of = {doc: c.id for c in result.clusters for doc in c.documents}
+    for derivative, source in set(derived) - set(edges):  # dropped by the triangle rule: same cluster
+        assert cluster_of[derivative] == cluster_of[source]
 
 
 def test_graph_links_every_edge_to_its_compare_page(scanned) -> None:

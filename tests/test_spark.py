@@ -4,7 +4,8 @@ Corpus: our four examples (a wire story, two rewrites of it, an independent repo
 event), 100 BBC articles from every topic, and two rewrites of BBC articles made here (a light
 edit and a condensed version). What a user would notice: ``python -m retold.spark`` on
 ``local[2]`` finds exactly the edges ``retold scan`` finds, with the same probabilities, types,
-coverages and directions, and in the same clusters; a second run resumes from the checkpoints.
+coverages and directions, and in the same clusters; both export the same judged pairs
+(``pairs.parquet``); a second run resumes from the checkpoints.
 
 Marked ``spark``; skipped with the reason when pyspark or Java is missing.
 """
@@ -102,6 +103,13 @@ def local_edges(corpus: list[str], tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
+def local_out(local_edges, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("spark-local-out")
+    local_edges.write(out, compares=False)
+    return out
+
+
+@pytest.fixture(scope="module")
 def spark_out(corpus: list[str], spark_session, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from retold.engines.spark import run_spark
 
@@ -115,7 +123,23 @@ def _key(row: dict) -> tuple[str, str]:
     return row["derivative"], row["source"]
 
 
-def test_spark_finds_the_same_edges_as_the_local_engine(local_edges, spark_out: Path) -> None:
+def _same_pairs(local: Path, spark: Path) -> int:
+    """Both ``pairs.parquet`` have :data:`PAIR_COLUMNS` and the same judged pairs; returns their count."""
+    import pyarrow.parquet as pq
+
+    from retold.scan import PAIR_COLUMNS
+
+    tables = {name: pq.read_table(folder / "pairs.parquet") for name, folder in (("local", local), ("spark", spark))}
+    assert tuple(tables["spark"].column_names) == tuple(tables["local"].column_names) == PAIR_COLUMNS
+    rows = {name: {(r["a"], r["b"]): r for r in table.to_pylist()} for name, table in tables.items()}
+    assert {(a, b, r["derived"], r["type"]) for (a, b), r in rows["spark"].items()} == \
+        {(a, b, r["derived"], r["type"]) for (a, b), r in rows["local"].items()}
+    for pair, row in rows["local"].items():
+        assert rows["spark"][pair]["probability"] == pytest.approx(row["probability"], abs=1e-3), pair
+    return len(rows["local"])
+
+
+def test_spark_finds_the_same_edges_as_the_local_engine(local_edges, local_out: Path, spark_out: Path) -> None:
     import pyarrow.parquet as pq
 
     from retold.scan import EDGE_COLUMNS
@@ -132,6 +156,9 @@ def test_spark_finds_the_same_edges_as_the_local_engine(local_edges, spark_out: 
             assert found[column] == pytest.approx(local[column], abs=1e-3), (pair, column)
         assert (found["type"], found["direction_evidence"], found["cluster"]) == \
             (local["type"], local["direction_evidence"], local["cluster"]), pair
+    judged = _same_pairs(local_out, spark_out)
+    assert judged == local_edges.stats.pairs_judged
+    assert judged == json.loads((spark_out / "spark_stats.json").read_text(encoding="utf-8"))["pairs"]
 
 
 def test_spark_links_the_rewrites_made_here(spark_out: Path) -> None:
@@ -214,6 +241,7 @@ def test_retold_scan_engine_spark_matches_retold_scan_of_a_store(spark_session, 
     for pair, row in local_rows.items():
         assert spark_rows[pair]["probability"] == pytest.approx(row["probability"], abs=1e-3)
         assert spark_rows[pair]["type"] == row["type"]
+    assert _same_pairs(tmp_path / "local", tmp_path / "spark") > 0
 
 
 @pytest.mark.parametrize(("args", "message"), [

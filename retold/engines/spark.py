@@ -52,8 +52,10 @@ interrupted run resumes where it stopped, as in passim. ``until`` stops after a 
     Derived and same-event judgements (a small share) are collected on the driver and turned
     into edges and clusters by :func:`retold.scan.build_result` (triangle reduction, connected
     components, earliest source), then written by :meth:`retold.scan.ScanResult.write`:
-    ``OUT/edges.parquet``, ``edges.jsonl``, ``edges.csv``, ``clusters.json``, ``graph.html``,
-    with :data:`retold.scan.EDGE_COLUMNS`.
+    ``OUT/edges.parquet``, ``edges.jsonl``, ``edges.csv`` (:data:`retold.scan.EDGE_COLUMNS`),
+    ``clusters.json``, ``graph.html``, and ``pairs.parquet``: every judgement, with document ids
+    joined on the executors and streamed to the driver one partition at a time
+    (:data:`retold.scan.PAIR_COLUMNS`).
 
 Example::
 
@@ -640,6 +642,29 @@ def _stage_edges(run: _Run, judgements: DataFrame, documents: DataFrame, out: Pa
     return result
 
 
+def _pair_rows(judgements: DataFrame, documents: DataFrame) -> Iterator[tuple[Any, ...]]:
+    """Every judgement with document ids in place of ordinals, sorted by ordinals, for ``pairs.parquet``.
+
+    The ids are joined on the executors; the driver receives one partition at a time
+    (``toLocalIterator``), so the export streams however many pairs were judged.
+    """
+    from pyspark.sql import functions as F
+
+    a, b = F.col("a"), F.col("b")
+    ids = documents.select("ordinal", "id")
+    frame = judgements \
+        .join(ids.select(F.col("ordinal").alias("doc_a"), F.col("id").alias("a")), "doc_a") \
+        .join(ids.select(F.col("ordinal").alias("doc_b"), F.col("id").alias("b")), "doc_b") \
+        .select("a", "b", "derived",
+                F.when(F.col("derivative") == F.col("doc_a"), a).otherwise(b).alias("derivative"),
+                F.when(F.col("source") == F.col("doc_a"), a).otherwise(b).alias("source"),
+                "probability", "type", "coverage_derivative", "coverage_source", "direction_confidence",
+                "direction_evidence", "same_event", "stage", "retrieval_score", "doc_a", "doc_b") \
+        .orderBy("doc_a", "doc_b")
+    for row in frame.toLocalIterator():
+        yield tuple(row)[:14]
+
+
 def _check_recorded(tmp: Path, recorded: dict[str, Any]) -> None:
     path = tmp / "settings.json"
     if path.exists():
@@ -747,8 +772,8 @@ def run_spark(
                 return tmp / f"{stage}.parquet" if checkpoint_dir is None else Path(path)
         t0 = time.perf_counter()
         edges_checkpoint = run.checkpoint("edges")
-        if _complete(spark, edges_checkpoint) and (out / "edges.parquet").exists() \
-                and (out / "clusters.json").exists():
+        if _complete(spark, edges_checkpoint) and all((out / name).exists() for name in
+                                                      ("edges.parquet", "pairs.parquet", "clusters.json")):
             run.stats.skipped.append("edges")
             done = json.loads((out / "clusters.json").read_text(encoding="utf-8"))["stats"]
             run.stats.documents, run.stats.pairs = done["documents"], done["pairs_total"]
@@ -757,7 +782,7 @@ def run_spark(
         else:
             result = _stage_edges(run, frames["judgements"], frames["documents"], out)
             result.stats.elapsed_s = time.perf_counter() - started
-            result.write(out, compares=False)
+            result.write(out, compares=False, pairs=_pair_rows(frames["judgements"], frames["documents"]))
             run.stats.edges, run.stats.clusters = len(result.edges), len(result.clusters)
             exported = spark.read.parquet((out / "edges.parquet").resolve().as_uri())
             exported.coalesce(1).write.mode("overwrite").parquet(edges_checkpoint)
