@@ -76,7 +76,7 @@ def add_parsers(commands: Any) -> None:
         "--engine local (default) scans one STORE built by 'retold index add'; its judgements are kept in "
         "the store, so re-running an interrupted scan resumes it. --engine spark reads INPUT files (or a "
         "Parquet of documents) on Spark and needs --out; its stage checkpoints in OUT/tmp make a re-run "
-        "resume. Both write the same edge tables.",
+        "resume. Both write the same edge and pair tables.",
     )
     scan.add_argument("paths", nargs="+", metavar="STORE|INPUT",
                       help="local: the store directory; spark: files, folders, globs or *.parquet of documents")
@@ -295,7 +295,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"retold: {result.stats.summary()}", file=sys.stderr)
         if args.out:
-            print(f"retold: wrote {args.out}/graph.html and the edge tables", file=sys.stderr)
+            print(f"retold: wrote {args.out}/graph.html, the edge tables and pairs.parquet", file=sys.stderr)
     return 0
 
 
@@ -318,7 +318,7 @@ def _scan_spark(args: argparse.Namespace) -> int:
         print(f"retold: Scanned {stats['documents']:,} documents on Spark: {stats['pairs']:,} pairs judged "
               f"({stats['pairs_escalated']:,} semantically), {stats['edges']:,} edges, {stats['clusters']:,} "
               f"clusters in {sum(stats['stage_s'].values()):.1f} s{resumed}.", file=sys.stderr)
-        print(f"retold: wrote {out}/graph.html and the edge tables", file=sys.stderr)
+        print(f"retold: wrote {out}/graph.html, the edge tables and pairs.parquet", file=sys.stderr)
     return 0
 
 

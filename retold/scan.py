@@ -33,7 +33,8 @@ Clusters
     shared story: rare anchors and a close lead vector). An independent report of the same event
     joins the story's cluster but never gets an edge. Each cluster names its earliest source: the
     member with the earliest published date when dates are known, else the root of the derivation
-    edges (a source that is nobody's derivative, with the most derivatives).
+    edges (a source that is nobody's derivative, with the most derivatives), counting only edges
+    whose direction is clear (confidence ≥ 0.6) when there are any.
 
 Example::
 
@@ -62,6 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigError, StoreError
+from .judge import JudgeSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Settings
@@ -849,15 +851,20 @@ def _reduce(rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
     return [r for r in rows if (r[3], r[4]) not in dropped]
 
 
+_DIRECTION_CLEAR = JudgeSettings().direction_min_confidence
+
+
 def _earliest(group: list[int], edges: list[Sequence[Any]],
               meta: Mapping[int, tuple[str, str | None, str | None, str | None]]) -> tuple[int, str]:
     dated = [(meta[k][2], k) for k in group if meta[k][2]]
     if dated:
         return min(dated)[1], "published"
     if edges:
-        derivatives = {r[3] for r in edges}
+        # an edge whose direction the texts left open says nothing about which member came first
+        directed = [r for r in edges if r[9] >= _DIRECTION_CLEAR] or list(edges)
+        derivatives = {r[3] for r in directed}
         out_degree: dict[int, int] = defaultdict(int)
-        for r in edges:
+        for r in directed:
             out_degree[r[4]] += 1
         roots = [k for k in group if k not in derivatives and out_degree[k]] or list(out_degree)
         return min(roots, key=lambda k: (-out_degree[k], k)), "derivation root"

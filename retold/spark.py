@@ -88,7 +88,7 @@ def run_from_args(inputs: Sequence[str], args: argparse.Namespace) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m retold.spark",
-        description="Find every derivation in a corpus on Spark: edges.parquet/.jsonl/.csv, clusters.json.",
+        description="Find every derivation in a corpus on Spark: edges.parquet/.jsonl/.csv, pairs.parquet, clusters.json.",
     )
     group = parser.add_argument_group("input and output")
     group.add_argument("inputs", nargs="+", metavar="INPUT",

@@ -85,6 +85,22 @@ def test_scan_links_the_two_rewrites_to_the_wire_story(scanned, examples) -> Non
     assert result.stats.pairs_total == result.stats.pairs_judged > 0
 
 
+def test_an_edge_of_unclear_direction_does_not_pick_the_earliest_source(
+    tmp_path: Path, examples: dict[str, Document]
+) -> None:
+    """Added in name order, the close paraphrase comes before the wire story, and their edge's
+    direction is a coin toss (equal lengths, full coverage both ways); the condensed rewrite's
+    edge is clear, so the wire story is still the cluster's earliest source."""
+    with Index.open(tmp_path / "store", create=True) as index:
+        index.add([examples[name] for name in sorted(examples)], workers=1)
+        result = scan(index, scan_settings=SETTINGS)
+    unclear = [e for e in result.edges if e.direction_confidence < 0.6]
+    assert unclear, "the close paraphrase's direction should be unclear"
+    cluster = next(c for c in result.clusters if examples["wire_story"].id in c.documents)
+    assert cluster.earliest_source == examples["wire_story"].id
+    assert cluster.earliest_by == "derivation root"
+
+
 def test_exports_hold_the_same_rows(scanned) -> None:
     result, out = scanned
     jsonl = [json.loads(line) for line in (out / "edges.jsonl").read_text().splitlines()]
