@@ -16,8 +16,16 @@ The corpus (built fresh for each size, nothing is copied into the repository):
   body) but incomplete: re-issues with a changed headline are not in the truth, so they count
   against precision; the report lists a sample of the false positives to judge them.
 
+Beyond the ~19k real articles, the corpus is filled with copies of them under new ids (each copy
+ends with a line ``Archive copy N.`` so that its content hash differs): that is how 100k is reached.
+
 Each size runs in a subprocess, so its peak RSS is its own: ``python -m bench.collections 1000``.
 ``run()`` runs 1k and 10k and writes ``bench/results/collections.json``.
+
+Speed alone (index docs/s and CPU per document, trace latency with and without the compare tiers),
+keeping the store in WORKDIR so that a 100k store is indexed once and traced again:
+``python -m bench.collections speed SIZE WORKDIR [--index-only | --trace-only]``;
+:func:`record_speed` files a result under ``speed.<size>`` in the results file.
 """
 
 from __future__ import annotations
@@ -165,6 +173,19 @@ def build_corpus(size: int, seed: int = SEED) -> tuple[list[Any], dict[str, Any]
                              published=record.get("date")))
         reuters_meta[doc_id] = record
         titled[doc_id] = record.get("title") or ""
+    # Beyond the real articles (~19k), copies of them with new ids fill the corpus (100k). A copy
+    # ends with one line naming it, so its content hash differs and the store keeps it.
+    originals = list(base)
+    copies: dict[str, str] = {}
+    number = 0
+    while len(base) < n_base and originals:
+        original = originals[number % len(originals)]
+        generation = number // len(originals) + 1
+        doc_id = f"{original.id}~copy{generation}"
+        base.append(Document(text=f"{original.text}\n\nArchive copy {generation}.", id=doc_id, name=doc_id,
+                             title=original.title, published=original.published))
+        copies[doc_id] = original.id
+        number += 1
     truth_edges: list[dict[str, str]] = []
     documents = list(base)
     for name in sorted(pan_docs):
@@ -173,7 +194,7 @@ def build_corpus(size: int, seed: int = SEED) -> tuple[list[Any], dict[str, Any]
         documents.append(Document(text=text, id=f"pan/{name}", name=f"pan/{name}"))
     for susp, src in pan_pairs:
         truth_edges.append({"derivative": f"pan/{susp}", "source": f"pan/{src}", "kind": "pan"})
-    eligible = [d for d in base if 600 <= len(d.text) <= 6000]
+    eligible = [d for d in originals if 600 <= len(d.text) <= 6000]
     kinds = ("close", "condensed", "paraphrase")
     for number in range(n_rewrites):
         source = rng.choice(eligible)
@@ -187,7 +208,7 @@ def build_corpus(size: int, seed: int = SEED) -> tuple[list[Any], dict[str, Any]
         truth_edges.append({"derivative": doc_id, "source": source.id, "kind": kind})
     # Reuters re-issues: same normalised title and >= 80 % 3-gram containment.
     by_title: dict[str, list[str]] = defaultdict(list)
-    texts = {d.id: d.text for d in base}
+    texts = {d.id: d.text for d in originals}
     for doc_id, raw_title in titled.items():
         title = re.sub(r"\W+", " ", raw_title.upper()).strip()
         if title:
@@ -204,7 +225,7 @@ def build_corpus(size: int, seed: int = SEED) -> tuple[list[Any], dict[str, Any]
                     undirected.append(sorted((a, b)))
     rng.shuffle(documents)
     # (BBC has near-identical copies of one story under two ids, beside its byte-identical ones.)
-    return documents, {"edges": truth_edges, "reissues": undirected}
+    return documents, {"edges": truth_edges, "reissues": undirected, "copies": copies}
 
 
 def _rss_mb() -> dict[str, float]:
@@ -360,6 +381,142 @@ def _score_edges(result: Any, truth: dict[str, Any], ids: set[str]) -> dict[str,
     }
 
 
+def bench_index(size: int, store: Path) -> dict[str, Any]:
+    """Index the ``size`` corpus into a new ``store``: wall time, docs/s and CPU time per document.
+
+    The CPU time (this process and its feature workers, user + system) does not depend on what
+    else runs on the machine; ``docs_per_s_2_cores`` = 2000 / CPU ms per document is the rate two
+    otherwise idle cores would reach when the work splits evenly (the parent writes SQLite while
+    two workers compute features).
+    """
+    import os
+
+    from retold.encoders import get_encoder
+    from retold.index import Index
+
+    documents, _ = build_corpus(size)
+    get_encoder("use-m3")  # loading the model is not indexing
+    load_before = os.getloadavg()[0]
+    cpu_before = os.times()
+    started = time.perf_counter()
+    with Index.open(store, create=True) as index:
+        report = index.add(documents)
+    seconds = time.perf_counter() - started
+    cpu_after = os.times()
+    cpu_s = sum(getattr(cpu_after, f) - getattr(cpu_before, f)
+                for f in ("user", "system", "children_user", "children_system"))
+    cpu_ms = cpu_s / max(1, report.added) * 1000
+    return {"added": report.added, "duplicates": report.duplicates, "seconds": round(seconds, 1),
+            "docs_per_s": round(report.added / seconds, 1), "cpu_ms_per_doc": round(cpu_ms, 2),
+            "docs_per_s_2_cores": round(2000 / cpu_ms, 1), "load_avg_before": round(load_before, 2),
+            "load_avg_after": round(os.getloadavg()[0], 2), "workers": min(os.cpu_count() or 1, 8)}
+
+
+def bench_trace(size: int, store: Path, n: int = 20, limit: int = 5) -> dict[str, Any]:
+    """Time :func:`retold.trace.trace` for ``n`` derived documents (rewrites and PAN suspicious ones).
+
+    Each derived document is traced twice against an open store: with the two-tier compare
+    (``escalate="auto"``, the default) and with a full semantic compare of every candidate
+    (``"always"``, the behaviour before the tiers). The encoder's sentence cache is emptied before
+    every trace, so no trace profits from sentences an earlier one encoded (a long-running server
+    would). Reported: the first query (it reads the LSH bands and the vector file), then median,
+    p90 and max of the rest, per mode; and quality: how often the true source is ranked first as
+    the article's source (``true_source_first``), or the source, a copy of it or another rewrite
+    of it (``same_story_first``), and how often the two modes agree on the first source and its
+    relation.
+    """
+    from retold.encoders import get_encoder
+    from retold.index import Index
+    from retold.trace import TraceSettings, trace
+
+    documents, truth = build_corpus(size)
+    by_id = {d.id: d for d in documents}
+    copies_of: dict[str, set[str]] = defaultdict(set)
+    for copy, original in truth["copies"].items():
+        copies_of[original].add(copy)
+    for edge in truth["edges"]:  # another rewrite of the same article is a sibling, not the source
+        copies_of[edge["source"]].add(edge["derivative"])
+    edges = [e for e in truth["edges"] if e["kind"] != "pan"][: n - 2] + [e for e in truth["edges"]
+                                                                        if e["kind"] == "pan"][:2]
+    encoder: Any = get_encoder("use-m3")
+    encoder.encode(["warm up the encoder"])
+    out: dict[str, Any] = {"documents": size, "traced": len(edges), "limit": limit}
+    tops: dict[str, list[tuple[str, str]]] = {}
+    misses: dict[str, list[list[str]]] = {}
+    started = time.perf_counter()
+    with Index.open(store) as index:
+        out["open_s"] = round(time.perf_counter() - started, 3)
+        for mode in ("auto", "always"):
+            times: list[float] = []
+            first_ok = 0
+            first_story = 0
+            semantic = 0
+            tops[mode] = []
+            for edge in edges:
+                article = by_id[edge["derivative"]]
+                encoder._cache.clear()
+                t0 = time.perf_counter()
+                result = trace(index, article, limit=limit, compare_top=1,
+                               trace_settings=TraceSettings(escalate=mode))
+                times.append((time.perf_counter() - t0) * 1000)
+                semantic += result.compared_semantically
+                best = result.sources[0] if result.sources else None
+                tops[mode].append((best.doc_id, best.relation) if best else ("", ""))
+                story = {edge["source"]} | copies_of.get(edge["source"], set())
+                ok = bool(best and best.doc_id == edge["source"] and best.relation in ("source", "related"))
+                first_story += bool(best and best.doc_id in story and best.relation in ("source", "related"))
+                first_ok += ok
+                if not ok:
+                    misses.setdefault(mode, []).append(
+                        [edge["derivative"], edge["source"], *(tops[mode][-1] if best else ("", ""))])
+            rest = sorted(times[1:]) or times
+            out[mode] = {
+                "first_ms": round(times[0], 1),
+                "median_ms": round(statistics.median(rest), 1),
+                "p90_ms": round(rest[int(0.9 * (len(rest) - 1))], 1),
+                "max_ms": round(max(rest), 1),
+                "semantic_compares_per_trace": round(semantic / len(edges), 2),
+                "true_source_first": round(first_ok / len(edges), 4),
+                "same_story_first": round(first_story / len(edges), 4),
+            }
+    out["misses"] = misses
+    out["modes_agree_on_first_source"] = round(
+        sum(a[0] == b[0] for a, b in zip(tops["auto"], tops["always"])) / len(edges), 4)
+    out["modes_agree_on_first_relation"] = round(
+        sum(a == b for a, b in zip(tops["auto"], tops["always"])) / len(edges), 4)
+    return out
+
+
+def speed(size: int, workdir: Path, trace_only: bool = False, index_only: bool = False) -> dict[str, Any]:
+    """Index throughput and trace latency at one size (the store is kept in ``workdir``)."""
+    store = workdir / f"speed-store-{size}"
+    out: dict[str, Any] = {"size": size}
+    if not trace_only:
+        out["index"] = bench_index(size, store)
+    if not index_only:
+        out["trace"] = bench_trace(size, store)
+    out["peak_rss"] = _rss_mb()
+    return out
+
+
+def record_speed(result: dict[str, Any], note: str | None = None) -> None:
+    """Store one :func:`speed` result under ``speed.<size>`` in ``bench/results/collections.json``.
+
+    The other entries of the file (the full runs under ``sizes``) are kept as they are.
+    """
+    import os
+
+    path = RESULTS / "collections.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    entry = dict(result)
+    entry["cpus"] = os.cpu_count()
+    entry["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if note:
+        entry["note"] = note
+    results.setdefault("speed", {})[str(result["size"])] = entry
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     """Run each size in its own process and write ``bench/results/collections.json``."""
     results: dict[str, Any] = {"sizes": {}, "cpus": __import__("os").cpu_count()}
@@ -373,6 +530,12 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "speed":
+        # python -m bench.collections speed SIZE WORKDIR [--index-only|--trace-only]
+        result = speed(int(argv[1]), Path(argv[2]), trace_only="--trace-only" in argv,
+                       index_only="--index-only" in argv)
+        print(json.dumps(result, indent=2))
+        return 0
     size = int(argv[0])
     with tempfile.TemporaryDirectory(prefix="retold-collections-") as tmp:
         workdir = Path(argv[2]) if len(argv) > 2 else Path(tmp)

@@ -4,7 +4,8 @@
 
     retold index add STORE INPUT... [--batch-size N] [--workers N] [--strict] [--quiet]
     retold index stats STORE [--json]
-    retold trace STORE ARTICLE [--limit N] [--compare-top N] [--json] [--html FILE]
+    retold trace STORE ARTICLE [--limit N] [--compare-top N] [--escalate auto|never|always] [--max-semantic N]
+                 [--json] [--html FILE]
     retold scan STORE [--out DIR] [--json] [--limit-candidates N] [--escalate MODE] [--restart] [--quiet]
     retold scan --engine spark INPUT... --out DIR [--master URL] [--checkpoints URI] [--until STAGE] ...
 
@@ -67,6 +68,12 @@ def add_parsers(commands: Any) -> None:
     output = trace.add_argument_group("output")
     output.add_argument("--json", action="store_true", help="print the result as JSON (schema trace-1)")
     output.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with the full reports")
+    trace.add_argument("--escalate", choices=("auto", "never", "always"), default="auto",
+                       help="which candidates get the full semantic compare: auto (the derived, uncertain "
+                       "and likely paraphrased ones, at most --max-semantic; default), never (lexical only), "
+                       "always (every candidate, slowest)")
+    trace.add_argument("--max-semantic", type=_non_negative_int, default=3, metavar="N",
+                       help="with --escalate auto, at most N semantic compares (default 3)")
     trace.add_argument("--encoder", help="sentence encoder for the comparisons: use-m3 (default), none, ...")
     trace.set_defaults(handler=cmd_trace)
 
@@ -210,12 +217,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from .compare import Settings
     from .index import Index
     from .ingest import load
-    from .trace import trace
+    from .trace import TraceSettings, trace
 
     article = load(args.article if args.article == "-" else Path(args.article))
     settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
     with Index.open(args.store) as index:
-        result = trace(index, article, limit=args.limit, compare_top=args.compare_top, settings=settings)
+        tiers = TraceSettings(escalate=args.escalate, max_semantic=args.max_semantic)
+        result = trace(index, article, limit=args.limit, compare_top=args.compare_top, settings=settings,
+                       trace_settings=tiers)
     from .cli import write_outputs
 
     write_outputs(result, args, lambda: _render_trace(result, args))

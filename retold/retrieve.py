@@ -292,22 +292,39 @@ def _lead(document: Document, segmentation: Segmentation, max_chars: int) -> str
     return " ".join(parts)[:max_chars]
 
 
-_PERMUTATIONS: dict[tuple[int, int], Any] = {}
+_FMIX32 = tuple(np.uint32(v) for v in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
+_PERMUTATIONS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _new_minhash(num_perm: int, seed: int) -> Any:
-    """An empty datasketch MinHash whose permutations are drawn once per ``(num_perm, seed)``.
+def _minhash(shingle_set: set[tuple[str, ...]], num_perm: int, seed: int) -> np.ndarray:
+    """The MinHash signature datasketch's ``MinHash(num_perm, seed, scheme="affine32")`` gives.
 
-    datasketch draws the permutation parameters from ``seed`` in every constructor (~0.2 ms, a
-    tenth of a document's features); passing the cached ones gives the same signature.
+    Same steps in numpy: the first 4 bytes of each shingle's SHA-1 (little-endian, datasketch's
+    ``sha1_hash32``), the MurmurHash3 32-bit finalizer, then ``a * h + b`` mod 2^32 for each
+    permutation, whose ``a`` and ``b`` are drawn from ``RandomState(seed)`` as datasketch draws them.
+    The permutations are drawn once per ``(num_perm, seed)`` instead of once per document, and
+    importing datasketch (which imports scipy, ~0.9 s) is left to the LSH.
+    ``tests/test_index.py`` checks the signatures against datasketch's.
     """
-    from datasketch import MinHash  # type: ignore[import-untyped]
-
     permutations = _PERMUTATIONS.get((num_perm, seed))
     if permutations is None:
-        permutations = MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
-        _PERMUTATIONS[(num_perm, seed)] = permutations
-    return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME, permutations=permutations)
+        generator = np.random.RandomState(seed)
+        a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+        permutations = _PERMUTATIONS[(num_perm, seed)] = (a, b)
+    if not shingle_set:
+        return np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(" ".join(s).encode("utf-8")).digest()[:4] for s in shingle_set])
+    hashes = np.frombuffer(digests, dtype="<u4").astype(np.uint32).reshape(-1, 1)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hashes = hashes ^ (hashes >> s1)
+    hashes = hashes * m1
+    hashes = hashes ^ (hashes >> s2)
+    hashes = hashes * m2
+    hashes = hashes ^ (hashes >> s3)
+    a, b = permutations
+    return np.asarray((hashes * a + b).min(axis=0), dtype=np.uint32)
 
 
 def document_features(document: Document, settings: RetrieveSettings, embed: bool = True) -> DocumentFeatures:
@@ -331,9 +348,7 @@ def document_features(document: Document, settings: RetrieveSettings, embed: boo
     segmentation = segment(document)
     tokens = words(document.text)
     shingle_set = shingles(tokens, settings.shingle_size)
-    minhash = _new_minhash(settings.num_perm, settings.seed)
-    if shingle_set:
-        minhash.update_batch([" ".join(s).encode("utf-8") for s in shingle_set])
+    minhash = _minhash(shingle_set, settings.num_perm, settings.seed)
     terms = _anchor_terms(document.text, settings)
     terms.update(
         _WORD_PREFIX + t
@@ -345,7 +360,7 @@ def document_features(document: Document, settings: RetrieveSettings, embed: boo
         content_hash=content_hash(document.text),
         segmentation=segmentation,
         shingle_count=len(shingle_set),
-        minhash=np.asarray(minhash.hashvalues, dtype=np.uint32),
+        minhash=minhash,
         terms=tuple(sorted(terms)),
         lead=lead,
     )
@@ -362,6 +377,9 @@ def _with_embeddings(batch: list[DocumentFeatures], settings: RetrieveSettings) 
     encoder = get_encoder(settings.encoder)
     if encoder is None or not batch:
         return batch
+    # Leads are unique per document: the process-wide sentence cache would only grow (2 KB per
+    # lead, 200 MB per indexing worker at 100k documents), so they go to the model directly.
+    encoder = getattr(encoder, "inner", encoder)
     vectors = encoder.encode([f.lead or " " for f in batch]).astype(np.float32)
     return [replace(f, embedding=v) for f, v in zip(batch, vectors)]
 

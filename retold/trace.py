@@ -1,7 +1,11 @@
 """``trace``: which documents of a store an article was rewritten from (or was the source of).
 
 Candidates from :func:`retold.retrieve.candidates` are each compared with the article by
-:func:`retold.compare.compare_documents` (the article as ``a``, the candidate as ``b``), then ranked:
+:func:`retold.compare.compare_documents` (the article as ``a``, the candidate as ``b``) in two tiers
+(:class:`TraceSettings`): every candidate with the lexical compare (~10-30 ms per news pair), then
+the few that matter again with the full semantic compare (~100-200 ms per pair, most of it encoding
+the candidate's sentences): the best-ranked derived ones, the uncertain ones and the likely
+paraphrases, at most ``max_semantic``. They are then ranked:
 derived pairs first, candidates that are the article's *source* before candidates *derived from the
 article*, then by probability and coverage. The verdict's direction says which way the text went:
 ``relation`` is ``"source"`` when the candidate is the article's source, ``"derivative"`` when the
@@ -34,12 +38,56 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compare import Settings
     from .index import Index
 
-__all__ = ["SCHEMA_VERSION", "TraceResult", "TraceSource", "trace"]
+__all__ = ["SCHEMA_VERSION", "TraceResult", "TraceSettings", "TraceSource", "trace"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the ``trace`` JSON output (``retold/schemas/trace-1.json``)."""
 
 Relation = Literal["source", "related", "derivative", "unrelated"]
+Escalate = Literal["auto", "never", "always"]
+
+
+@dataclass(frozen=True)
+class TraceSettings:
+    """How :func:`trace` spends its comparisons.
+
+    Attributes:
+        escalate: ``auto`` (two tiers: lexical for every candidate, semantic for the few that
+            matter), ``never`` (lexical only) or ``always`` (every candidate semantically: the
+            slowest, ~0.1-0.2 s per candidate).
+        max_semantic: at most this many candidates get the semantic compare under ``auto``. The
+            default keeps a trace against a 100k store near 0.5 s on one core.
+        escalate_low, escalate_high: a lexical probability in ``(low, high)`` is uncertain;
+            ``low`` sits just above the judge's no-evidence floor (0.217).
+        escalate_score, paraphrase_cosine: a candidate the lexical compare found not derived is
+            re-judged when its retrieval score is at least ``escalate_score`` or its lead cosine at
+            least ``paraphrase_cosine`` (a paraphrase shares few words).
+
+    Under ``auto`` the candidates are ranked on their lexical verdicts; in that order, a candidate
+    is re-judged semantically when it is derived and among the first ``compare_top`` (its full
+    report is shown), when its verdict is uncertain, or when retrieval suggests a paraphrase.
+
+    Example:
+        >>> TraceSettings(escalate="never").max_semantic
+        3
+    """
+
+    escalate: Escalate = "auto"
+    max_semantic: int = 3
+    escalate_low: float = 0.25
+    escalate_high: float = 0.9
+    escalate_score: float = 0.2
+    paraphrase_cosine: float = 0.75
+
+    def __post_init__(self) -> None:
+        from .errors import ConfigError
+
+        if self.escalate not in ("auto", "never", "always"):
+            raise ConfigError(f"trace.escalate must be auto, never or always, got {self.escalate!r}")
+        if not isinstance(self.max_semantic, int) or self.max_semantic < 0:
+            raise ConfigError(f"trace.max_semantic must be a non-negative integer, got {self.max_semantic!r}")
+        if not 0.0 <= self.escalate_low <= self.escalate_high <= 1.0:
+            raise ConfigError("trace.escalate_low and escalate_high must satisfy 0 <= low <= high <= 1")
 
 
 @dataclass(frozen=True)
@@ -86,6 +134,8 @@ class TraceResult:
         in_store: whether the article itself is in the store (it is then left out of the sources).
         store: the store's path.
         retrieve_ms, compare_ms: time spent on retrieval and on comparisons.
+        compared_semantically: how many candidates got the semantic compare (the others' verdicts
+            are the lexical compare's).
     """
 
     article: Document
@@ -95,6 +145,7 @@ class TraceResult:
     store: str
     retrieve_ms: float
     compare_ms: float
+    compared_semantically: int = 0
 
     @property
     def derived_sources(self) -> list[TraceSource]:
@@ -247,6 +298,7 @@ def trace(
     compare_top: int = 3,
     settings: Settings | None = None,
     retrieve_settings: RetrieveSettings | None = None,
+    trace_settings: TraceSettings | None = None,
 ) -> TraceResult:
     """Find the documents in ``index`` that ``article`` was rewritten from (or that copied it).
 
@@ -255,8 +307,10 @@ def trace(
         article: the article; it need not be in the store (when it is, it is left out).
         limit: how many candidates to retrieve and compare.
         compare_top: how many of the ranked sources keep their full :class:`CompareResult`.
-        settings: comparison settings (defaults to ``Settings()``).
+        settings: comparison settings of the semantic tier (defaults to ``Settings()``); the
+            lexical tier uses them without an encoder.
         retrieve_settings: retrieval settings (defaults to the store's).
+        trace_settings: the compare tiers (defaults to ``TraceSettings()``: two tiers).
 
     Returns:
         A :class:`TraceResult` whose ``sources`` are ranked: derived first, the article's sources
@@ -273,6 +327,7 @@ def trace(
     from .compare import Settings, compare_documents
 
     settings = settings or Settings()
+    trace_settings = trace_settings or TraceSettings()
     retrieve_settings = index.check_settings(retrieve_settings)
     started = time.perf_counter()
     features = document_features(article, retrieve_settings)
@@ -280,24 +335,21 @@ def trace(
     found = candidates(index, article, limit=limit, settings=retrieve_settings, features=features)
     documents = index.documents_by_key([c.key for c in found])
     retrieved = time.perf_counter()
-    compared: list[tuple[Candidate, Document, CompareResult]] = []
-    for candidate in found:
-        document = documents[candidate.key]
-        compared.append((candidate, document, compare_documents(article, document, settings)))
+    semantic_available = settings.align.encoder != "none"
+    mode = trace_settings.escalate if semantic_available else "never"
+    first = settings if mode == "always" else settings.with_encoder("none")
+    compared = [(c, documents[c.key], compare_documents(article, documents[c.key], first)) for c in found]
+    semantic = len(compared) if mode == "always" and semantic_available else 0
+    if mode == "auto":
+        compared.sort(key=_order)
+        chosen = [i for i, item in enumerate(compared) if _escalate(item, i, compare_top, trace_settings)]
+        for i in chosen[: trace_settings.max_semantic]:
+            candidate, document, _ = compared[i]
+            compared[i] = (candidate, document, compare_documents(article, document, settings))
+            semantic += 1
     finished = time.perf_counter()
 
-    def order(item: tuple[Candidate, Document, CompareResult]) -> tuple[Any, ...]:
-        candidate, _, result = item
-        relation = _relation(result)
-        article_coverage, _ = _coverages(result)
-        return (
-            _RELATION_ORDER[relation],
-            -round(result.verdict.probability, 2),
-            -round(article_coverage, 2),
-            -candidate.score,
-        )
-
-    compared.sort(key=order)
+    compared.sort(key=_order)
     sources = []
     for rank, (candidate, document, result) in enumerate(compared, start=1):
         article_coverage, candidate_coverage = _coverages(result)
@@ -321,6 +373,33 @@ def trace(
         store=str(index.path),
         retrieve_ms=(retrieved - started) * 1000.0,
         compare_ms=(finished - retrieved) * 1000.0,
+        compared_semantically=semantic,
+    )
+
+
+def _order(item: tuple[Candidate, Document, CompareResult]) -> tuple[Any, ...]:
+    candidate, _, result = item
+    article_coverage, _ = _coverages(result)
+    return (
+        _RELATION_ORDER[_relation(result)],
+        -round(result.verdict.probability, 2),
+        -round(article_coverage, 2),
+        -candidate.score,
+    )
+
+
+def _escalate(item: tuple[Candidate, Document, CompareResult], rank: int, compare_top: int,
+              trace_settings: TraceSettings) -> bool:
+    """Whether a lexically judged candidate (at 0-based ``rank``) deserves the semantic compare."""
+    candidate, _, result = item
+    p = result.verdict.probability
+    if result.verdict.derived and rank < max(1, compare_top):
+        return True  # a top source: its type, coverage and direction are shown
+    if trace_settings.escalate_low < p < trace_settings.escalate_high:
+        return True
+    return not result.verdict.derived and (
+        candidate.score >= trace_settings.escalate_score
+        or candidate.signals.get("vector", 0.0) >= trace_settings.paraphrase_cosine
     )
 
 

@@ -247,7 +247,98 @@ def test_cli_index_add_stats_trace(tmp_path: Path, capsys: pytest.CaptureFixture
     assert result["article"]["in_store"] is True
     assert result["sources"][0]["document"]["name"].endswith("wire_story.txt")
     assert html_path.read_text(encoding="utf-8").count("<details") >= 1
+    # Lexical only still names the wire story first.
+    code = main(["trace", str(store), str(ROOT / "examples" / "rewrite_condensed.txt"), "--json",
+                 "--escalate", "never"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["sources"][0]["document"]["name"].endswith("wire_story.txt")
     # A missing store is one line on stderr and a failing status.
     code = main(["trace", str(tmp_path / "nowhere"), str(ROOT / "examples" / "wire_story.txt")])
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "no retold store" in err
+
+
+def test_signatures_stay_datasketch_compatible(bbc: list[Document]) -> None:
+    """retold's numpy MinHash gives the signature datasketch's MinHash gives (the store's format)."""
+    from datasketch import MinHash
+
+    from retold.features import shingles, words
+    from retold.retrieve import MINHASH_SCHEME, document_features
+
+    for settings in (RetrieveSettings(encoder="none"), RetrieveSettings(encoder="none", num_perm=64, seed=7)):
+        for doc in [*bbc[:5], Document.from_text("Too short.")]:
+            fresh = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=MINHASH_SCHEME)
+            grams = shingles(words(doc.text), settings.shingle_size)
+            fresh.update_batch([" ".join(s).encode("utf-8") for s in grams])
+            minhash = document_features(doc, settings).minhash
+            assert minhash.dtype == "uint32" and (minhash == fresh.hashvalues).all()
+
+
+def test_known_lsh_shape_is_datasketch_s() -> None:
+    from datasketch import MinHashLSH
+
+    from retold.index import _LSH_SHAPES
+
+    for (threshold, num_perm), shape in _LSH_SHAPES.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert shape == (lsh.b, lsh.r)
+
+
+def test_band_queries_match_the_hash_tables(store: Path) -> None:
+    """The first queries read the band matrix; they find exactly what datasketch's LSH finds."""
+    from datasketch import LeanMinHash
+
+    from retold.index import _BAND_QUERIES
+    from retold.retrieve import MINHASH_SCHEME
+
+    with Index.open(store) as index:
+        keys = [k for (k,) in index.db.execute("SELECT doc FROM signatures ORDER BY doc LIMIT 40")]
+        signatures = index.signatures(keys)
+        from_bands = [sorted(index.query_lsh(signatures[k][0])) for k in keys]
+        assert index._lsh is None and index.lsh_build_s is not None  # no hash tables built yet
+        lsh = index.lsh()
+        for key, found in zip(keys, from_bands):
+            query = LeanMinHash(seed=index.settings.seed, hashvalues=signatures[key][0], scheme=MINHASH_SCHEME)
+            assert found == sorted(int(k) for k in lsh.query(query)) and key in found
+    with Index.open(store) as index:  # many queries (a scan): the hash tables take over
+        for _ in range(_BAND_QUERIES + 1):
+            index.query_lsh(signatures[keys[0]][0])
+        assert index._lsh is not None
+
+
+def test_band_queries_see_documents_added_after_loading(tmp_path: Path, examples: list[Document]) -> None:
+    wire = next(d for d in examples if d.name.endswith("wire_story.txt"))
+    close = next(d for d in examples if d.name.endswith("rewrite_close.txt"))
+    from retold.retrieve import document_features
+
+    settings = RetrieveSettings(encoder="none")
+    with Index.open(tmp_path / "s", create=True, settings=settings) as index:
+        index.add([d for d in examples if d is not wire])
+        query = document_features(close, settings).minhash
+        before = index.query_lsh(query)  # loads the band matrix
+        index.add([wire])
+        after = index.query_lsh(query)
+        wire_key = index.key_of_hash(content_hash(wire.text))
+    assert wire_key not in before and wire_key in after
+
+
+def test_trace_tiers_agree_on_the_source(store: Path, examples: list[Document]) -> None:
+    """Two tiers name the same source as the all-semantic trace, with at most max_semantic compares."""
+    from retold.errors import ConfigError
+    from retold.trace import TraceSettings, trace
+
+    rewrite = next(d for d in examples if d.name.endswith("rewrite_condensed.txt"))
+    with Index.open(store) as index:
+        full = trace(index, rewrite, limit=6, compare_top=1, trace_settings=TraceSettings(escalate="always"))
+        tiered = trace(index, rewrite, limit=6, compare_top=1)
+        lexical = trace(index, rewrite, limit=6, compare_top=1, trace_settings=TraceSettings(escalate="never"))
+    assert full.compared_semantically == full.candidates_considered >= 3
+    assert 1 <= tiered.compared_semantically <= TraceSettings().max_semantic
+    assert lexical.compared_semantically == 0
+    for result in (full, tiered, lexical):
+        best = result.sources[0]
+        assert best.document.name.endswith("wire_story.txt") and best.relation == "source"
+    assert tiered.sources[0].verdict == full.sources[0].verdict  # the top source got the semantic compare
+    assert [s.doc_id for s in tiered.sources if s.derived] == [s.doc_id for s in full.sources if s.derived]
+    with pytest.raises(ConfigError):
+        TraceSettings(escalate="sometimes")
