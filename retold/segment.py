@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -243,9 +244,15 @@ def segment(document: Document, settings: SegmentSettings = _DEFAULT_SETTINGS) -
         >>> [(s.start, s.end) for s in seg.sentences]
         [(0, 18), (19, 33)]
     """
-    text = document.text
+    return _segment(document.text, document.title, settings)
+
+
+@lru_cache(maxsize=256)
+def _segment(text: str, title: str | None, settings: SegmentSettings) -> Segmentation:
+    """:func:`segment` of a text and title, cached: a scan or a trace compares each document with
+    several others, and a segmentation is immutable."""
     paragraphs = _paragraphs(text, settings)
-    roles = _roles(text, paragraphs, document.title, settings)
+    roles = _roles(text, paragraphs, title, settings)
     para_segments = tuple(
         Segment("paragraph", role, p.start, p.end, index, index)
         for index, (p, role) in enumerate(zip(paragraphs, roles))
