@@ -73,7 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["EDGE_COLUMNS", "PAIR_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult",
-           "ScanSettings", "ScanStats", "build_result", "judge_pairs", "load_scan", "scan"]
+           "ScanSettings", "ScanStats", "build_result", "judge_pairs", "load_scan", "needs_semantic", "scan"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the scan exports (``clusters.json`` and the edge tables)."""
@@ -529,17 +529,29 @@ def judge_pairs(pairs: Sequence[_Pair], documents: Mapping[int, Document], setti
             result, stage = compare_documents(a, b, settings), "semantic"
         else:
             result = compare_documents(a, b, lexical)
-            p = result.verdict.probability
-            escalate = scan_settings.escalate == "auto" and semantic_available and (
-                scan_settings.escalate_low < p < scan_settings.escalate_high
-                or (not result.verdict.derived and (score >= scan_settings.escalate_score
-                                                    or signals.get("vector", 0.0) >= scan_settings.paraphrase_cosine))
+            escalate = scan_settings.escalate == "auto" and semantic_available and needs_semantic(
+                result.verdict.probability, result.verdict.derived, score, signals.get("vector", 0.0),
+                scan_settings.escalate_low, scan_settings.escalate_high, scan_settings.escalate_score,
+                scan_settings.paraphrase_cosine,
             )
             if escalate:
                 result, stage = compare_documents(a, b, settings), "semantic"
         template = result.verdict.derived and _shared_template(result, scan_settings)
         rows.append(_row(doc_a, doc_b, doc_b, doc_a, result, score, signals, stage, scan_settings, now, template))
     return rows
+
+
+def needs_semantic(probability: float, derived: bool, retrieval_score: float, lead_cosine: float,
+                   low: float, high: float, min_score: float, min_cosine: float) -> bool:
+    """Whether a lexical verdict should be redone with the sentence encoder (scan and trace).
+
+    Yes when its probability is uncertain (strictly between ``low`` and ``high``), or when it says
+    "not derived" although retrieval suggests a paraphrase (a paraphrase shares few words): a
+    retrieval score of at least ``min_score`` or a lead cosine of at least ``min_cosine``.
+    """
+    if low < probability < high:
+        return True
+    return not derived and (retrieval_score >= min_score or lead_cosine >= min_cosine)
 
 
 def _shared_template(result: CompareResult, scan_settings: ScanSettings) -> bool:

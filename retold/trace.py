@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .judge import JudgeSettings
 from .model import CompareResult, Coverage, Document, Verdict
 from .retrieve import Candidate, RetrieveSettings, candidates, document_features
+from .scan import needs_semantic
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compare import Settings
@@ -395,11 +396,10 @@ def _escalate(item: tuple[Candidate, Document, CompareResult], rank: int, compar
     p = result.verdict.probability
     if result.verdict.derived and rank < max(1, compare_top):
         return True  # a top source: its type, coverage and direction are shown
-    if trace_settings.escalate_low < p < trace_settings.escalate_high:
-        return True
-    return not result.verdict.derived and (
-        candidate.score >= trace_settings.escalate_score
-        or candidate.signals.get("vector", 0.0) >= trace_settings.paraphrase_cosine
+    return needs_semantic(
+        p, result.verdict.derived, candidate.score, candidate.signals.get("vector", 0.0),
+        trace_settings.escalate_low, trace_settings.escalate_high, trace_settings.escalate_score,
+        trace_settings.paraphrase_cosine,
     )
 
 
