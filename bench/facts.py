@@ -5,7 +5,8 @@ an ordinary fact-preserving paraphrase (synonyms for common words, swapped sente
 paragraphs) and, for most articles, one distortion of a known kind at a known place:
 
 - ``number``: a number's value changed ("42" → "47");
-- ``entity``: a person/organisation/place name swapped for another of the same type from the corpus;
+- ``entity``: a person/organisation/place name swapped for another of the same type from the corpus
+  (targets and replacements picked by the benchmark's own rule, below, never by ``retold.facts``);
 - ``hedge``: a hedge weakened or strengthened ("more than 20" → "nearly 20");
 - ``quote``: one word altered inside a quotation;
 - ``delete``: a sentence holding a number deleted (the number, or the year, must be reported dropped);
@@ -28,15 +29,41 @@ How the cases are made, so that they measure the fact diff and nothing else:
 - texts are normalised the way ``retold`` normalises its input (offsets must refer to the text the
   diff sees: Reuters bodies start with indentation that normalisation strips);
 - every article draws from its own seeded generator, so a change to the extractor (which picks
-  the distortion targets) does not reshuffle the other articles;
+  the number and quote targets) does not reshuffle the other articles;
 - the paraphrase never edits inside a quotation (found independently of retold, generously: BBC
   quotations often run on without a closing mark) and swaps only two whole sentences (not the
   fragments of hard-wrapped Reuters lines, nor pieces cut at "U.S."): otherwise the "fact-preserving"
   paraphrase itself altered quotes and split numbers from their hedges;
-- an entity is only swapped on a line of four words or more (not the "Reuter" sign-off) and never
-  for its own long form ("EU" -> "European Union"); a hedge before a day of a month is a date;
+- entity targets do not come from the extractor under test (that would test only the names it
+  already finds). ``find_entities`` is a blunt rule of the benchmark's own: maximal runs of
+  capitalised words (and initials, and "U.S."-style abbreviations) on one line, joined by single
+  spaces or by "of", "for", "&", cut at month and day names, a possessive, and a small stop list
+  (pronouns, function words, "Christmas", "TV", "GDP", ...). A run's first word at a sentence or
+  paragraph start counts only when the article also capitalises it inside a sentence (or it is
+  a title or a listed place). A run is typed only by a cue, else left out: a *person* follows a
+  title or honorific ("Mr", "Dr", "President", "Foreign Secretary", ...: the name is the 1-3
+  name-shaped words after the last title word), follows a lower-case role noun ("striker",
+  "analyst", "spokesman", ...), is followed by an age (", 34,"), or shares its last word with a
+  person so found in the same article ("Tony Blair" after "Mr Blair"); an *organisation* ends in
+  an organisation word ("Inc", "Corp", "Ltd", "Bank", "Ministry", "Party", "Council", "Agency",
+  "University", "Committee", ...) or starts with one before "of"/"for" ("Bank of England"), or is
+  a lone all-capital acronym of 2-6 letters ("CBI", "OPEC"); a *place* is in the benchmark's own
+  list of countries, regions, US states and large cities ("North"/"South"/... + a listed place
+  too). A run hard-wrapped over two lines, or joined to a lower-case particle ("Van den"), is
+  left out (only part of the name would be swapped). Replacements are names of the same type that
+  the rule finds in the first 120 articles: persons and organisations of two words or more, places
+  of any length; never one already in the original (nor its last word), never the target's own
+  long form ("EU" -> "European Union"), never the same place by another name ("Britain" -> "UK").
+  The rule errs both ways, and on purpose independently of retold: some acronyms it types as
+  organisations are not names ("PSBR"), and it cuts a name at "and" ("Hongkong and Shanghai
+  Banking Corp" -> "Shanghai Banking Corp"); every swap still puts a new name in place of a
+  capitalised one, which the diff must report. Only lines of four words or more (not the
+  "Reuter" sign-off) are edited, and ``entity_extra`` further articles (not in the main sample,
+  nor among the hedge and quote extras) add entity cases;
+- a hedge before a day of a month is a date;
 - hedged numbers and quotations are rare, so ``hedge_extra`` and ``quote_extra`` further articles
-  (not in the main sample) chosen because they carry one get that distortion.
+  (not in the main sample) chosen because they carry one get that distortion. Number and quote
+  targets are still picked from the extractor's output (a number it parses, a quotation it finds).
 
 Writes ``bench/results/facts.json``. Run: ``.venv/bin/python -m bench.run facts``; the speed of
 ``extract_facts`` + ``diff_facts`` on the PAN sample: ``.venv/bin/python -m bench.facts speed``.
@@ -79,6 +106,8 @@ _HEDGE_TARGET = re.compile(
 )
 # a quotation, probably of six words or more
 _QUOTE_TARGET = re.compile(r"[\"\u201c][^\"\u201c\u201d\n]{30,400}[\"\u201d]")
+# entity extras: articles with a capitalised word inside a sentence (all of them, in practice)
+_ENTITY_EXTRA = re.compile(r"[a-z,] [A-Z][a-z]")
 # a sentence holding a number (as far as a full stop without a number after it tells)
 _DELETABLE = re.compile(r"[^.\n]*\b\d[\d,.]*\b[^.\n]*\.")
 NEW_NAMES = ("Marta Ekdahl", "Tobias Renner", "Ines Castellano", "Oskar Lindqvist", "Priya Natarajan")
@@ -93,6 +122,8 @@ class Case:
     end: int = -1
     value: str = ""
     region: tuple[int, int] | None = None  # for delete: the deleted sentence in the original
+    target: str = ""  # for entity: the name that was swapped out, and its type by the benchmark's rule
+    target_kind: str = ""
 
 
 def _outlet_bodies(rng: random.Random) -> list[list[str]]:
@@ -111,12 +142,15 @@ def load_articles(count: int, rng: random.Random) -> list[str]:
     return [text for bodies in _outlet_bodies(rng) for text in bodies[: count // 2]]
 
 
-def extra_articles(count: int, extra: int, target: re.Pattern[str], rng: random.Random) -> list[str]:
-    """Further articles (none among the first ``count``) in which ``target`` occurs, half per outlet:
-    kinds whose targets are rare in news (hedged numbers, quotations) get a sample of their own."""
+def extra_articles(
+    count: int, extra: int, target: re.Pattern[str], rng: random.Random, exclude: frozenset[str] = frozenset()
+) -> list[str]:
+    """Further articles (none among the first ``count``, none in ``exclude``) in which ``target``
+    occurs, half per outlet: kinds whose targets are rare in news (hedged numbers, quotations) get a
+    sample of their own, and entity swaps more cases."""
     out: list[str] = []
     for bodies in _outlet_bodies(rng):
-        out.extend([t for t in bodies[count // 2 :] if target.search(t)][: extra // 2])
+        out.extend([t for t in bodies[count // 2 :] if target.search(t) and t not in exclude][: extra // 2])
     return out
 
 
@@ -214,6 +248,243 @@ def paraphrase(text: str, rng: random.Random) -> str:
     return "\n".join(out_lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# Entity targets: the benchmark's own rule, independent of retold.facts
+# ---------------------------------------------------------------------------------------------
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_MONTH_DAY = _wordset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+    "saturday sunday mon tue tues wed thu thur thurs fri sat sun")
+# capitalised words that are not names, or not names on their own
+_ENTITY_STOP = _wordset(
+    "i a an the this that these those there here he she it we they you his her its our their my "
+    "but and or if so as at by for from in into of on to with when while after before since "
+    "however meanwhile also although though yet then now still even not no yes mr mrs ms "
+    "christmas easter internet web tv gdp ceo cd dvd pc mp mps ok am pm bc ad vat aids hiv "
+    "net pct shr shrs cts qtr avg revs oper mln bln dlrs vs inc corp co ltd plc")
+# titles and honorifics before a person's name (capitalised, as part of the run)
+_TITLES = _wordset(
+    "mr mrs ms miss dr sir lord lady dame prof professor president vice prime minister chancellor "
+    "secretary senator sen rep representative gov governor king queen prince princess pope judge "
+    "justice gen general chairman chairwoman chief executive director commissioner ambassador "
+    "mayor bishop archbishop coach captain deputy foreign home finance treasury defence defense "
+    "attorney leader premier speaker spokesman spokeswoman officer manager")
+# role nouns, lower case, just before a name ("striker Thierry Henry", "analyst John Smith")
+_ROLES = _wordset(
+    "spokesman spokeswoman spokesperson chairman chairwoman executive president minister secretary "
+    "chancellor leader manager coach striker midfielder defender goalkeeper captain actor actress "
+    "singer director analyst economist founder governor senator boss chief player star champion "
+    "winger singer-songwriter rapper comedian author novelist presenter producer guitarist "
+    "drummer colleague rival partner wife husband son daughter father mother brother sister")
+# the last word (or, before "of"/"for", the first) of an organisation's name
+_ORG_HEADS = _wordset(
+    "inc corp corporation co company cos ltd plc llc ag sa nv bank bancorp bancshares ministry "
+    "party council agency university college school institute institution association commission "
+    "committee union department federation board office authority court exchange fund foundation "
+    "organisation organization airlines airways motors industries holdings trust society assembly "
+    "parliament congress senate club league service services systems group partners securities "
+    "petroleum communications railway railroad railways bureau administration reserve "
+    "international technologies electronics insurance investments financial capital")
+_PLACES = _wordset(
+    """afghanistan albania algeria angola argentina armenia australia austria azerbaijan bahrain
+    bangladesh belarus belgium bolivia bosnia brazil britain bulgaria burma cambodia cameroon canada
+    chile china colombia congo croatia cuba cyprus czechoslovakia denmark ecuador egypt england
+    eritrea estonia ethiopia europe finland france georgia germany ghana greece guatemala haiti
+    honduras hungary iceland india indonesia iran iraq ireland israel italy jamaica japan jordan
+    kazakhstan kenya korea kuwait laos latvia lebanon liberia libya lithuania luxembourg macedonia
+    malaysia mali malta mexico moldova mongolia morocco mozambique namibia nepal netherlands
+    holland nicaragua niger nigeria norway oman pakistan panama paraguay peru philippines poland
+    portugal qatar romania russia rwanda scotland senegal serbia singapore slovakia slovenia
+    somalia spain sudan sweden switzerland syria taiwan tanzania thailand tunisia turkey uganda
+    ukraine uruguay uzbekistan venezuela vietnam wales yemen yugoslavia zambia zimbabwe africa
+    asia america antarctica ussr uk u.k. us u.s. usa u.s.a. uae
+    london paris berlin bonn moscow tokyo beijing peking shanghai washington chicago boston houston
+    dallas detroit toronto montreal ottawa vancouver sydney melbourne madrid rome milan brussels
+    amsterdam frankfurt zurich geneva vienna stockholm oslo copenhagen helsinki dublin edinburgh
+    glasgow manchester liverpool birmingham leeds cardiff belfast athens istanbul ankara cairo
+    baghdad tehran kabul islamabad delhi mumbai bombay calcutta karachi jakarta manila bangkok
+    seoul singapore lagos nairobi johannesburg pretoria riyadh jerusalem damascus beirut amman
+    kiev warsaw prague budapest bucharest sofia belgrade lisbon caracas lima bogota santiago havana
+    brasilia dubai kuwait doha tripoli khartoum osaka seattle atlanta miami philadelphia denver
+    pittsburgh cleveland texas california florida ohio illinois michigan alaska hawaii oklahoma
+    louisiana kansas iowa nebraska virginia carolina pennsylvania massachusetts minnesota wisconsin
+    colorado arizona nevada oregon utah montana wyoming idaho kentucky tennessee alabama mississippi
+    arkansas missouri indiana maryland delaware connecticut vermont maine dakota quebec ontario
+    alberta manitoba saskatchewan bavaria siberia yorkshire lancashire surrey
+    cornwall""")
+_PLACES = _PLACES | frozenset(p.replace("_", " ") for p in _wordset("""new_york new_zealand new_jersey new_mexico
+    new_delhi hong_kong south_africa north_korea south_korea saudi_arabia sri_lanka costa_rica
+    el_salvador ivory_coast west_germany east_germany united_states united_kingdom soviet_union
+    latin_america north_america south_america middle_east los_angeles san_francisco rio_de_janeiro
+    buenos_aires sao_paulo mexico_city kuala_lumpur tel_aviv abu_dhabi cape_town northern_ireland
+    gulf_of_mexico west_virginia north_carolina south_carolina north_dakota south_dakota
+    new_hampshire rhode_island british_columbia new_south_wales"""))
+_CAP_WORD = re.compile(
+    r"(?<![<\w.'\u2019-])(?:(?:[A-Z]\.){2,}"  # U.S., U.K.
+    r"|[A-Z]\.(?=\s+[A-Z])"  # an initial ("Landon H. Rowland")
+    r"|[A-Z][A-Za-z]*(?:-[A-Z][A-Za-z]*)*(?:['\u2019]s)?(?![\w'\u2019-]))"
+)
+_CONNECTOR = re.compile(r"[ \t]+(?:(?:of|for|&)[ \t]+)?")
+# the same place under another name is no swap
+_SAME_PLACE = (
+    frozenset({"britain", "uk", "u.k.", "united kingdom", "england"}),
+    frozenset({"us", "u.s.", "usa", "u.s.a.", "united states", "america"}),
+    frozenset({"holland", "netherlands"}),
+    frozenset({"soviet union", "ussr", "russia"}),
+    frozenset({"bombay", "mumbai"}),
+    frozenset({"peking", "beijing"}),
+)
+
+
+def _sentence_start(text: str, at: int) -> bool:
+    """Does a sentence (or a paragraph, or the text) start at ``at``? A hard-wrapped line break
+    (Reuters) inside a sentence is no start."""
+    i = at
+    while i > 0 and text[i - 1] in " \t\"'\u201c\u2018(":
+        i -= 1
+    if i == 0:
+        return True
+    if text[i - 1] in ".!?:;\u201d\u2019" and i < at:
+        return True
+    if text[i - 1] == "\n":
+        previous = text[text.rfind("\n", 0, i - 1) + 1 : i - 1].rstrip()
+        indented = i < at and text[i] in " \t"
+        return not previous or indented or bool(re.search(r"[.!?:][\"'\u201d\u2019)]*$", previous))
+    return False
+
+
+# a name with a lower-case particle ("Nick Van den Brul") is left out: the run is only part of it
+_PARTICLE = r"[ \t]+(?:de|da|del|der|den|van|von|la|le|du|bin|ibn|al|el|y|dos|di)[ \t]+[A-Z]"
+_PARTICLE_BEFORE = r"[A-Z][\w.]*[ \t]+(?:de|da|del|der|den|van|von|la|le|du|bin|ibn|al|el|y|dos|di)[ \t]+$"
+
+
+@dataclass
+class Entity:
+    start: int
+    end: int
+    text: str
+    kind: str  # person, org, place
+
+
+def _name_shaped(word: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.", word))
+
+
+def _entity_runs(text: str) -> Iterator[tuple[int, int, bool]]:
+    """Maximal runs of capitalised words (joined by single spaces, or by "of", "for", "&"), a run
+    never crossing a line break or a month or day name: ``(start, end, at_sentence_start)``."""
+    words = [m for m in _CAP_WORD.finditer(text) if m.group().rstrip("'\u2019s").lower() not in _MONTH_DAY
+             and m.group().lower() not in _MONTH_DAY]
+    i = 0
+    while i < len(words):
+        j = i
+        while (j + 1 < len(words) and not re.search(r"['\u2019]s$", words[j].group())
+               and _CONNECTOR.fullmatch(text[words[j].end() : words[j + 1].start()])):
+            j += 1
+        start, end = words[i].start(), words[j].end()
+        at_start = _sentence_start(text, start)
+        # a name hard-wrapped over two lines ("Landon H.\nRowland") is left out: only part is a run
+        cut = bool(re.match(r"[ \t]*\n[ \t]*[A-Z]", text[end:])) or (
+            not at_start and bool(re.search(r"[A-Z][\w.]*[ \t]*\n[ \t]*$", text[:start]))
+        ) or bool(re.match(_PARTICLE, text[end:])) or bool(re.search(_PARTICLE_BEFORE, text[max(0, start - 12) : start]))
+        if not cut:
+            yield start, end, at_start
+        i = j + 1
+
+
+def _split_words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+
+
+def find_entities(text: str) -> list[Entity]:
+    """Person, organisation and place names by the benchmark's own rule (see the module docstring).
+
+    Deliberately blunt and independent of ``retold.facts``: a capitalised run is typed only when a
+    cue says what it is; everything else is left out.
+    """
+    mid_sentence_caps = set()
+    runs = list(_entity_runs(text))
+    for start, end, at_start in runs:
+        words = text[start:end].split()
+        for k, w in enumerate(words):
+            if k or not at_start:
+                mid_sentence_caps.add(re.sub(r"['\u2019]s$", "", w).lower())
+    candidates: list[tuple[int, int, str, str]] = []  # start, end, kind, cue
+    for start, end, at_start in runs:
+        spans = _split_words(text, start, end)
+        # a possessive ends a run; a word at a sentence start only counts when it also appears
+        # capitalised inside a sentence (a proper noun, not "Shares" or "Rising")
+        while spans:
+            first = text[spans[0][0] : spans[0][1]]
+            low = first.lower()
+            if low in _ENTITY_STOP and low not in _TITLES or (
+                at_start and low not in _TITLES and low not in mid_sentence_caps and low not in _PLACES
+            ):
+                spans = spans[1:]
+                at_start = False
+                while spans and text[spans[0][0] : spans[0][1]] in ("of", "for", "&"):
+                    spans = spans[1:]
+                continue
+            break
+        if not spans:
+            continue
+        words = [text[a:b] for a, b in spans]
+        bare = [re.sub(r"['\u2019]s$", "", w) for w in words]
+        if bare[-1] != words[-1]:
+            spans[-1] = (spans[-1][0], spans[-1][1] - 2)
+        lows = [w.lower().rstrip(".") if not re.fullmatch(r"(?:[A-Z]\.){2,}", w) else w.lower() for w in bare]
+        phrase = " ".join(lows)
+        # titles: a person after the last title word ("Foreign Secretary Jack Straw" -> "Jack Straw")
+        title_at = max((k for k, w in enumerate(lows) if w in _TITLES), default=-1)
+        if title_at >= 0 and title_at + 1 < len(lows):
+            rest = list(range(title_at + 1, len(lows)))
+            if (1 <= len(rest) <= 3 and all(_name_shaped(bare[k]) for k in rest)
+                    and not any(lows[k] in _ORG_HEADS or lows[k] in _PLACES or lows[k] in _ENTITY_STOP for k in rest)
+                    and _name_shaped(bare[rest[-1]]) and len(bare[rest[-1]]) > 2):
+                candidates.append((spans[rest[0]][0], spans[rest[-1]][1], "person", "title"))
+                continue
+        title_before_of = any(w in _TITLES for w in lows[: lows.index("of")]) if "of" in lows else False
+        if len(lows) >= 2 and not title_before_of and (
+            lows[-1] in _ORG_HEADS or (lows[0] in _ORG_HEADS and lows[1] in ("of", "for"))
+        ):
+            candidates.append((spans[0][0], spans[-1][1], "org", "head"))
+            continue
+        if phrase in _PLACES or (len(lows) == 2 and lows[0] in ("north", "south", "east", "west") and lows[1] in _PLACES):
+            candidates.append((spans[0][0], spans[-1][1], "place", "list"))
+            continue
+        if title_at >= 0 or any(w in ("of", "for", "&") for w in lows):
+            continue
+        if len(bare) == 1 and re.fullmatch(r"[A-Z]{2,6}", bare[0]) and lows[0] not in _ENTITY_STOP:
+            candidates.append((spans[0][0], spans[-1][1], "org", "acronym"))
+            continue
+        if 2 <= len(bare) <= 3 and all(_name_shaped(w) for w in bare) and len(bare[-1]) > 2 and not any(
+            w in _PLACES or w in _ORG_HEADS or w in _ENTITY_STOP for w in lows
+        ):
+            before = text[max(0, spans[0][0] - 30) : spans[0][0]].split()
+            after = text[spans[-1][1] : spans[-1][1] + 8]
+            if (before and before[-1].lower() in _ROLES) or re.match(r",\s*(?:aged\s+)?\d{2},", after):
+                candidates.append((spans[0][0], spans[-1][1], "person", "role"))
+                continue
+            candidates.append((spans[0][0], spans[-1][1], "", "maybe-person"))
+            continue
+        if len(bare) == 1 and _name_shaped(bare[0]):
+            candidates.append((spans[0][0], spans[-1][1], "", "maybe-surname"))
+    # a surname of a person found by a cue makes the same surname, alone or in a full name, a person
+    surnames = {text[s:e].split()[-1] for s, e, kind, _ in candidates if kind == "person"}
+    out = []
+    for s, e, kind, cue in candidates:
+        if not kind and text[s:e].split()[-1] in surnames:
+            kind = "person"
+        if kind:
+            out.append(Entity(s, e, text[s:e], kind))
+    return out
+
+
 def _facts(text: str) -> list[Any]:
     from retold.facts import extract_facts
 
@@ -221,9 +492,8 @@ def _facts(text: str) -> list[Any]:
 
 
 def distort(kind: str, original: str, rewrite: str, rng: random.Random, names: dict[str, list[str]]) -> Case | None:
-    facts = _facts(rewrite)
     if kind == "number":
-        numbers = [f for f in facts if f.kind == "number" and re.fullmatch(r"\d{1,3}(,\d{3})*", _digits(f.text))
+        numbers = [f for f in _facts(rewrite) if f.kind == "number" and re.fullmatch(r"\d{1,3}(,\d{3})*", _digits(f.text))
                    and not re.search(r"\d[.,]\d", rewrite[f.span.start : f.span.end].replace(_digits(f.text), "", 1))]
         if not numbers:
             return None
@@ -235,24 +505,25 @@ def distort(kind: str, original: str, rewrite: str, rng: random.Random, names: d
         at = rewrite.index(digits, fact.span.start)
         return Case(kind, original, rewrite[:at] + new_text + rewrite[at + len(digits):], at, at + len(new_text), new_text)
     if kind == "entity":
-        entities = [
-            f for f in facts
-            if f.kind in ("person", "org", "place") and len(names.get(f.kind, [])) > 5 and _in_sentence(rewrite, f.span.start)
-        ]
+        # targets and replacements come from the benchmark's own rule (find_entities), not from
+        # retold.facts: names the extractor misses are tested too
+        entities = [e for e in find_entities(rewrite) if len(names.get(e.kind, [])) > 5 and _in_sentence(rewrite, e.start)]
         if not entities:
             return None
-        fact = rng.choice(entities)
-        short = fact.text.replace(".", "")
+        target = rng.choice(entities)
+        short = target.text.replace(".", "")
+        same_place = next((g for g in _SAME_PLACE if target.text.lower() in g), frozenset())
         choices = [
-            n for n in names[fact.kind]
+            n for n in names[target.kind]
             if n not in original and n.split()[-1] not in original
             and "".join(w[0] for w in n.split() if w[0].isupper()) != short  # "EU" -> "European Union" is no swap
+            and n.lower() not in same_place  # nor "Britain" -> "UK"
         ]
         if not choices:
             return None
         new = rng.choice(choices)
-        return Case(kind, original, rewrite[: fact.span.start] + new + rewrite[fact.span.end :],
-                    fact.span.start, fact.span.start + len(new), new)
+        return Case(kind, original, rewrite[: target.start] + new + rewrite[target.end :],
+                    target.start, target.start + len(new), new, target=target.text, target_kind=target.kind)
     if kind == "hedge":
         matches = list(_HEDGE_TARGET.finditer(rewrite))
         if not matches:
@@ -262,7 +533,7 @@ def distort(kind: str, original: str, rewrite: str, rng: random.Random, names: d
         return Case(kind, original, rewrite[: match.start(1)] + new + rewrite[match.end(1) :],
                     match.start(1), match.start(1) + len(new), new)
     if kind == "quote":
-        quotes = [f for f in facts if f.kind == "quote" and len(f.text.split()) >= 6]
+        quotes = [f for f in _facts(rewrite) if f.kind == "quote" and len(f.text.split()) >= 6]
         if not quotes:
             return None
         fact = rng.choice(quotes)
@@ -342,16 +613,20 @@ def found(case: Case, facts: list[Any]) -> tuple[bool, int, int]:
 
 
 def corpus_names(articles: list[str]) -> dict[str, list[str]]:
-    """Multi-word person, organisation and place names of the first 120 articles (entity swaps)."""
+    """Replacement names for entity swaps, by the benchmark's own rule (``find_entities``): the
+    person and organisation names of two words or more, and the place names, of the first 120
+    articles."""
     names: dict[str, list[str]] = defaultdict(list)
     for text in articles[:120]:
-        for fact in _facts(text):
-            if fact.kind in ("person", "org", "place") and len(fact.text.split()) >= 2:
-                names[fact.kind].append(fact.text)
+        for entity in find_entities(text):
+            if entity.kind == "place" or len(entity.text.split()) >= 2:
+                names[entity.kind].append(entity.text)
     return {k: sorted(set(v)) for k, v in names.items()}
 
 
-def cases(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra: int = 120) -> Iterator[tuple[str, Case | None]]:
+def cases(
+    count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra: int = 120, entity_extra: int = 120
+) -> Iterator[tuple[str, Case | None]]:
     """The benchmark's cases in order: ``(kind, case)``; ``("control", Case)`` for a paraphrase-only
     article (``case.rewrite`` is the paraphrase) and ``(kind, None)`` for a skipped target.
 
@@ -364,6 +639,9 @@ def cases(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extr
         "hedge": extra_articles(count, hedge_extra, _HEDGE_TARGET, random.Random(seed)),
         "quote": extra_articles(count, quote_extra, _QUOTE_TARGET, random.Random(seed)),
     }
+    extra["entity"] = extra_articles(  # articles not already used by the hedge and quote extras
+        count, entity_extra, _ENTITY_EXTRA, random.Random(seed), frozenset(extra["hedge"] + extra["quote"])
+    )
     names = corpus_names(articles)
     for i, original in enumerate(articles):
         article_rng = random.Random(f"{seed}:{i}")
@@ -388,12 +666,14 @@ def cases(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extr
             yield kind, distort(kind, original, rewrite, article_rng, names)
 
 
-def run(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra: int = 120) -> dict[str, Any]:
+def run(
+    count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra: int = 120, entity_extra: int = 120
+) -> dict[str, Any]:
     import retold
 
     stats: dict[str, Counter[str]] = defaultdict(Counter)
     controls: Counter[str] = Counter()
-    for kind, case in cases(count, seed, hedge_extra, quote_extra):
+    for kind, case in cases(count, seed, hedge_extra, quote_extra, entity_extra):
         if case is None:
             stats[kind]["skipped"] += 1
             continue
@@ -424,7 +704,7 @@ def run(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra:
     facts_judged = controls["kept"] + controls["changed_reports"]
     result = {
         "articles": count,
-        "extra_articles": {"hedge": hedge_extra, "quote": quote_extra},
+        "extra_articles": {"hedge": hedge_extra, "quote": quote_extra, "entity": entity_extra},
         "seed": seed,
         "per_distortion": per_kind,
         "control_paraphrases": {
@@ -438,7 +718,10 @@ def run(count: int = 420, seed: int = 2026, hedge_extra: int = 120, quote_extra:
         "counts false (strict). precision_region: every report inside the distorted region counts true "
         "(an inserted or deleted sentence legitimately carries several facts). Cases: per-article seeded "
         "generators; texts normalised as retold normalises them; paraphrases never touch quotations and "
-        "swap only whole sentences; extra articles chosen for carrying hedged numbers and quotations.",
+        "swap only whole sentences; extra articles chosen for carrying hedged numbers and quotations, "
+        "and more for entity swaps. Entity targets and replacements come from the benchmark's own rule "
+        "(capitalised runs typed by titles, organisation words, acronyms and a place list; see "
+        "bench/facts.py), not from retold's extractor.",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "facts.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

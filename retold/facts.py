@@ -1469,6 +1469,9 @@ def _number_matches(text: str) -> Iterable[tuple[re.Match[str], re.Match[str]]]:
         yield prefix, m
 
 
+_CAPITAL_WORD_RE = re.compile(r"(?<![\w'\u2019.-])[A-Z]")
+
+
 def _numbers(text: str, claims: _Claims) -> list[Fact]:
     out: list[Fact] = []
     for p, m in _number_matches(text):
@@ -1540,6 +1543,7 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
             (g["cur"] or g["cur2"] or "").strip().lower(), ""
         )
         modifiers: list[str] = []
+        value_end = end
         unit, unit_end = "", end
         if g["pct"]:
             unit = "%"
@@ -1592,7 +1596,10 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
                 type=kind_detail,
             )
         )
-        claims.take(start, end)
+        # a name among the counted noun's words ("300 Velmora Motors shares", "one SME Council
+        # specialist") stays free for the name pass: the number claims only the words before it
+        cap = _CAPITAL_WORD_RE.search(text, value_end, end)
+        claims.take(start, cap.start() if cap and unit_end > value_end else end)
     for m in _ORDINAL_RE.finditer(text):
         if not claims.free(m.start(), m.end()):
             continue
@@ -1801,6 +1808,12 @@ _COMPOUND_ADJECTIVE_RE = re.compile(
 )
 
 
+# a line ending like this goes on in the next line: a headline does not end in "and", "by" or ","
+_CONTINUED_LINE_END_RE = re.compile(
+    r"(?:[,;&-]|\b(?:and|or|of|by|the|a|an|to|in|on|at|for|with|from|as|than|into|nor))[ \t]*$"
+)
+
+
 def _title_case_lines(text: str) -> list[tuple[int, int]]:
     """Lines that look like headlines (most words capitalised, not continued by the next line):
     names there are unreliable."""
@@ -1809,9 +1822,10 @@ def _title_case_lines(text: str) -> list[tuple[int, int]]:
     lines = text.split("\n")
     for number, line in enumerate(lines):
         following = lines[number + 1].lstrip() if number + 1 < len(lines) else ""
-        if following[:1].islower():
+        if following[:1].islower() or (following and _CONTINUED_LINE_END_RE.search(line)):
             # a hard-wrapped line that the next one continues ("... by Secretary General Javier
-            # Perez de Cuellar on\nworld mineral resources"): body text, not a headline
+            # Perez de Cuellar on\nworld mineral resources"; "Nevada, Idaho, Utah and\nWashington
+            # also ..."; a line that ends in "and", "by" or a comma): body text, not a headline
             pos += len(line) + 1
             continue
         words = re.findall(r"[A-Za-z][\w'\u2019-]*", line)
@@ -1931,7 +1945,7 @@ def _name_facts_from_spans(
         while tokens:
             low = _bare(tokens[0].group(0))
             if (
-                low in _COMMON_CAPS
+                (low in _COMMON_CAPS and not _is_place_acronym(tokens[0].group(0)))
                 or low in _WEEKDAYS
                 or (low in _MONTHS and len(low) > 3)
                 or low in _CONNECTORS
@@ -1974,8 +1988,11 @@ def _name_facts_from_spans(
             tokens = tokens[k:]
         else:
             title_tokens = []
-        while tokens and _bare(tokens[-1].group(0)) in _CONNECTORS:
-            tokens.pop()
+        while tokens and (
+            _bare(tokens[-1].group(0)) in _CONNECTORS
+            or _bare(tokens[-1].group(0)) in _TRAILING_FUNCTION_WORDS
+        ):
+            tokens.pop()  # "the U.S. To attend": a sentence ran on, the name ends before "To"
         if not tokens or _CONTRACTION_END_RE.search(tokens[0].group(0)):
             continue
         # "Nestor Kirchner of Argentina": a person, then where from
@@ -1990,15 +2007,20 @@ def _name_facts_from_spans(
         e = start + tokens[-1].end()
         core = text[s:e]
         low_core = _bare(core)
-        if low_core in _COMMON_CAPS or all(
-            _bare(t.group(0)) in _TITLE_WORDS or _bare(t.group(0)) in _GROUP_WORDS
-            for t in tokens
+        # an honorific just before makes a surname of a word that looks like a group ("Mr Irish")
+        honorific = bool(_HONORIFIC_BEFORE_RE.search(text, max(0, s - 8), s))
+        if (low_core in _COMMON_CAPS and not _is_place_acronym(core)) or (
+            not honorific
+            and all(
+                _bare(t.group(0)) in _TITLE_WORDS or _bare(t.group(0)) in _GROUP_WORDS
+                for t in tokens
+            )
         ):
             continue
         if (
             low_core in _MONTHS
             or low_core in _WEEKDAYS
-            or low_core in _GROUP_WORDS
+            or (low_core in _GROUP_WORDS and not honorific)
             or len(core) < 2
         ):
             continue
@@ -2006,8 +2028,9 @@ def _name_facts_from_spans(
             len(tokens) == 1
             and low_core.rstrip("s").endswith(_DEMONYM_END)
             and low_core not in _KNOWN_PLACES
+            and not honorific
         ):
-            continue  # "Egyptian mediators", "Palestinians": groups, not names
+            continue  # "Egyptian mediators", "Palestinians": groups, not names ("Mr Irish" is one)
         title = " ".join(title_tokens) or _title_before(text, s)
         kind = (
             "person"
@@ -2025,6 +2048,21 @@ def _name_facts_from_spans(
             _fact(kind, text, s, e, _entity_value(core), title=title, acronym=acronym)
         )
     return out
+
+
+_HONORIFIC_BEFORE_RE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?[ \t]+$")
+# function words that never end a name (unlike "May" or "Will")
+_TRAILING_FUNCTION_WORDS = frozenset(
+    ("a", "an", "the", "to", "of", "in", "on", "at", "by", "for", "from", "with", "and", "or")
+    + ("but", "as", "if", "it", "is", "was", "be", "this", "that", "these", "those", "there")
+    + ("he", "she", "we", "they")
+)
+
+
+def _is_place_acronym(token: str) -> bool:
+    """"US", "U.S.", "UK": a country, not the pronoun or a common word that folds the same."""
+    letters = token.replace(".", "")
+    return len(letters) >= 2 and letters.isupper() and letters.isalpha() and _bare(token) in _KNOWN_PLACES
 
 
 def _rule_name_spans(text: str) -> list[tuple[int, int, str]]:
@@ -2720,20 +2758,24 @@ def _changed_in_linked(
     covered: set[int],
     settings: FactSettings,
 ) -> bool:
-    """Is a number found only outside its linked sentences a changed value instead?
+    """Is a number or name found only outside its linked sentences a changed one instead?
 
     Yes when a linked source sentence holds a number of the same unit and currency (or the same
-    number with another hedge) that nothing in the whole derivative repeats: the rewrite replaced
-    it ("loss 53 cts" -> "loss 56 cts" where "56 cts" happens to appear elsewhere in the source;
-    "more than 15 dlrs" -> "nearly 15 dlrs" where the source also says "around 15 dlrs").
+    number with another hedge), or a name of the same kind, that nothing in the whole derivative
+    repeats: the rewrite replaced it ("loss 53 cts" -> "loss 56 cts" where "56 cts" happens to
+    appear elsewhere in the source; "more than 15 dlrs" -> "nearly 15 dlrs" where the source also
+    says "around 15 dlrs"; "joined by Italy" -> "joined by the US" where the source names the
+    United States elsewhere).
     """
+    group = _group(derivative.kind)
+    changes = ("value", "hedge") if group == "number" else ("entity",)
     for sentence in linked:
         for j in s_index.by_sentence.get(sentence, ()):
             source = s_rest[j]
-            if j in covered or _group(source.kind) != "number":
+            if j in covered or _group(source.kind) != group:
                 continue
             rel = _relate(derivative, source, True, settings)
-            if rel is not None and rel[0] in ("value", "hedge") and not d_index.same(source):
+            if rel is not None and rel[0] in changes and not d_index.same(source):
                 return True
     return False
 
@@ -2848,10 +2890,10 @@ def diff_facts(
         covered.update(same if _group(d.kind) == "name" else [free[0]])
     for i in far_only:
         d, same = d_rest[i], same_of[i]
-        if _group(d.kind) == "number" and _changed_in_linked(
+        if _group(d.kind) in ("number", "name") and _changed_in_linked(
             d, linked.get(d_sent[i], set()), s_rest, s_index, d_index, covered, settings
         ):
-            continue  # its linked sentence holds the number it replaced; pass 2 says so
+            continue  # its linked sentence holds the number or name it replaced; pass 2 says so
         free = [j for j in same if j not in covered] or same
         matched[i] = (free[0], False)
         covered.update(same if _group(d.kind) == "name" else [free[0]])

@@ -460,6 +460,21 @@ def test_names_on_hard_wrapped_lines_are_not_headlines():
     assert "velmora" not in _values(headline)
 
 
+def test_names_on_wrapped_lines_ending_in_a_connector_are_not_headlines():
+    # a line of names that ends in "and", "by" or a comma goes on in the next line, which may
+    # start with a capital: still body text, so its names are found
+    listed = (
+        "The frost was worst in Orvania.\n"
+        "    Teskor, Valdria, Brumholt Trading Co and\n"
+        "Quenwick also reported losses, officials said."
+    )
+    assert {"valdria", "brumholt trading co"} <= set(_values(listed))
+    owned = "The bank is 16 pct owned by\nKessel Marlow Holdings Ltd <KMH.L> and 12 pct by\nits staff."
+    assert "kessel marlow holdings ltd" in _values(owned)
+    headline = "Velmora Counts the Cost and\n\nThe storm hit on Monday."
+    assert "velmora" not in _values(headline)
+
+
 def test_number_found_elsewhere_is_changed_when_its_linked_number_is_gone():
     # "56 cts" also appears in the year line, but the quarter line's "53 cts" is what it replaced
     source = "Quarter loss was 53 cts a share. Year loss was 56 cts a share."
@@ -572,3 +587,61 @@ def test_seed_resolution_2735_is_dropped(seed_changes):
 def test_seed_quotes_of_the_rewrite_are_verbatim(seed_changes):
     quotes = [c for c in seed_changes if c.kind == "quote" and c.derivative]
     assert quotes and all(c.status == "kept" for c in quotes)
+
+
+def test_country_acronyms_are_places_not_the_pronoun():
+    # "US" and "U.S." fold to the pronoun "us", but written in capitals they name the country
+    facts = extract_facts("Talks with the U.S. went well, and the US and Canada agreed. He told us so.")
+    places = [(f.kind, f.text, f.value) for f in facts if f.kind == "place"]
+    assert places == [
+        ("place", "U.S.", "united states"),
+        ("place", "US", "united states"),
+        ("place", "Canada", "canada"),
+    ]
+
+
+def test_name_inside_a_counted_noun_is_still_a_name():
+    # the number keeps its noun, and the organisation in it is found too
+    facts = extract_facts("Prices fell, one Velmora Council specialist said. He sold 300 Brumholt Motors shares.")
+    assert ("org", "velmora council") in [(f.kind, f.value) for f in facts]
+    assert ("org", "brumholt motors") in [(f.kind, f.value) for f in facts]
+    assert "300 brumholt motor share" in [f.value for f in facts if f.kind == "number"]
+
+
+def test_entity_swapped_inside_a_counted_noun_is_reported():
+    source = "Prices fell, one Velmora Council specialist said on Monday."
+    derivative = "Prices fell, one Brumholt Bank specialist said on Monday."
+    changes = _diff_linked(derivative, source)
+    assert any(
+        c.derivative is not None
+        and "Brumholt Bank" in c.derivative.text
+        and (c.status == "added" or (c.status, c.change) == ("changed", "entity"))
+        for c in changes
+    )
+
+
+def test_a_name_does_not_end_in_a_function_word():
+    # "the U.S. To attend ...": the sentence ran on after the abbreviation; "To" is no part of the name
+    facts = extract_facts("He planned to visit the U.S. To attend talks, he said. Theresa Velm said so.")
+    assert [(f.kind, f.text) for f in facts if f.kind in ("place", "person", "org", "name")] == [
+        ("place", "U.S."),
+        ("person", "Theresa Velm"),
+    ]
+
+
+def test_entity_swapped_for_one_named_elsewhere_in_the_source_is_changed():
+    # "Italy" became "US"; the source names the United States in another sentence, but the linked
+    # sentence held "Italy", which the rewrite no longer names anywhere
+    source = "The talks were joined later by Italy and Canada. The United States stayed away."
+    derivative = "The talks were joined later by US and Canada. The United States stayed away."
+    change = _find(_diff_linked(derivative, source), derivative="US")
+    assert (change.status, change.change) == ("changed", "entity")
+    assert change.source is not None and change.source.text == "Italy"
+
+
+def test_surname_that_looks_like_a_demonym_after_an_honorific():
+    # "Egyptian mediators" is a group, but "Mr Irish" is a man called Irish
+    facts = extract_facts("Egyptian mediators met on Monday, said Mr Irish.")
+    assert [(f.kind, f.value) for f in facts if f.kind in ("person", "name", "place", "org")] == [
+        ("person", "irish")
+    ]
