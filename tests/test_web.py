@@ -719,8 +719,9 @@ def _click_passage_and_check_counterpart(page, frame_id: str) -> None:  # type: 
     aln = clicked.get_attribute("data-head").split()[0]
     clicked.click()
     counterpart = source.locator(f'[data-aln~="{aln}"]').first
-    expect(counterpart).to_have_class(re.compile(r"\bactive\b"))
-    expect(counterpart).to_be_in_viewport()
+    # generous timeouts: the smooth scroll is slow on a loaded 2-core machine
+    expect(counterpart).to_have_class(re.compile(r"\bactive\b"), timeout=15_000)
+    expect(counterpart).to_be_in_viewport(timeout=15_000)
 
 
 def test_browser_trace_mode_finds_the_source(browser, store_server: str) -> None:  # type: ignore[no-untyped-def]
