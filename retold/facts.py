@@ -2189,6 +2189,12 @@ def extract_facts(text: str, settings: FactSettings = FactSettings()) -> list[Fa
         >>> [f.value for f in extract_facts("More than 90% of homes were hit, Foreign Minister Ishaq Dar said.")]
         ['90%', 'ishaq dar']
     """
+    return list(_extract_facts(text, settings))
+
+
+@functools.lru_cache(maxsize=256)
+def _extract_facts(text: str, settings: FactSettings) -> tuple[Fact, ...]:
+    """:func:`extract_facts`, cached: a scan or a trace diffs each document against several others."""
     kinds = set(settings.kinds)
     claims = _Claims()
     facts: list[Fact] = []
@@ -2206,7 +2212,7 @@ def extract_facts(text: str, settings: FactSettings = FactSettings()) -> list[Fa
     if "quote" in kinds:
         facts += _quotes(text, settings)
     facts.sort(key=lambda f: (f.span.start, -f.span.end))
-    return facts
+    return tuple(facts)
 
 
 # --------------------------------------------------------------------------------------------
