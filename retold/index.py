@@ -67,6 +67,7 @@ import numpy as np
 
 from .errors import StoreError
 from .model import Document
+from .processes import die_with_parent
 from .retrieve import (
     FEATURE_FIELDS,
     MINHASH_SCHEME,
@@ -442,7 +443,8 @@ class Index:
         except ValueError:  # pragma: no cover - platforms without fork
             context = multiprocessing.get_context()
         pending: deque[tuple[list[Document], Future[list[DocumentFeatures]]]] = deque()
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             for chunk in _iter_chain(first, stream):
                 pending.append((chunk, pool.submit(_features_task, chunk, self.settings)))
                 while len(pending) > 2 * n_workers:

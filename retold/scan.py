@@ -447,6 +447,13 @@ class _Worker:
     scan_settings: ScanSettings | None = None
 
 
+def _pool_worker_open(parent_pid: int, store: str, settings: Settings, scan_settings: ScanSettings) -> None:
+    from .processes import die_with_parent
+
+    die_with_parent(parent_pid)
+    _worker_open(store, settings, scan_settings)
+
+
 def _worker_open(store: str, settings: Settings, scan_settings: ScanSettings) -> None:
     from .index import Index
 
@@ -667,8 +674,8 @@ def scan(
         # spawn, not fork: a parent that already ran the encoder has TensorFlow threads whose locks a
         # forked child inherits held (measured: forked workers hung on a futex after a trace).
         context: Any = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_worker_open,
-                                   initargs=(str(index.path), settings, scan_settings))
+        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=_pool_worker_open,
+                                   initargs=(os.getpid(), str(index.path), settings, scan_settings))
     else:
         _worker_open(str(index.path), settings, scan_settings)
     try:

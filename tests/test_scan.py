@@ -171,10 +171,34 @@ from retold.scan import ScanSettings, scan
 def progress(p):
     print("batch", p.documents_done, flush=True)
     time.sleep(0.3)
-with Index.open(sys.argv[1], writable=True) as index:
-    scan(index, progress=progress, scan_settings=ScanSettings(batch_docs=8, workers=1))
-print("finished", flush=True)
+if __name__ == "__main__":
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    with Index.open(sys.argv[1], writable=True) as index:
+        scan(index, progress=progress, scan_settings=ScanSettings(batch_docs=8, workers=workers))
+    print("finished", flush=True)
 """
+
+
+def test_kill_9_of_a_scan_stops_its_worker_processes(stores, tmp_path: Path) -> None:
+    """Workers of a killed scan must not go on judging batches nobody will commit."""
+    import psutil
+
+    store = tmp_path / "store"
+    shutil.copytree(stores["fresh"], store)
+    script = tmp_path / "killed_scan.py"
+    script.write_text(_KILLED_SCAN, encoding="utf-8")
+    process = subprocess.Popen([sys.executable, str(script), str(store), "2"], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("batch"):
+            break
+    workers = [c for c in psutil.Process(process.pid).children(recursive=True) if c.is_running()]
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == [], f"workers still running after their scan was killed: {[p.pid for p in alive]}"
 
 
 def test_kill_9_then_resume_gives_the_same_edges(stores, scanned, tmp_path: Path) -> None:

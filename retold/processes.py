@@ -1,0 +1,31 @@
+"""Helpers for the worker processes of the local engine's pools (``index add``, ``scan``)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+__all__ = ["die_with_parent"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when its parent does.
+
+    A pool worker whose parent was killed (``kill -9`` of a scan, say) otherwise goes on judging a
+    batch nobody will commit. On Linux the kernel is asked to send SIGKILL at the parent's death
+    (``prctl(PR_SET_PDEATHSIG)``); if the parent ``parent_pid`` is already gone, the worker exits
+    at once. Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - an unusual libc
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
