@@ -89,6 +89,8 @@ class _SentencePieceTokenizer:
     def encode(
         self, texts: str | list[str], out_type: type = int, add_bos: bool = True, add_eos: bool = True
     ) -> list[int] | list[list[int]]:
+        if out_type is not int:
+            raise ValueError("only piece ids (out_type=int) are supported")
         single = isinstance(texts, str)
         pieces = self._processor.encode([texts] if single else list(texts), out_type=int)  # type: ignore[attr-defined]
         unknown, bos, eos = self._processor.unk_id(), self._processor.bos_id(), self._processor.eos_id()  # type: ignore[attr-defined]

@@ -442,13 +442,13 @@ def refine_edges(
     d_tokens, d_offsets = _tokens(suspicious.text, d_region)
     r_tokens, r_offsets = _tokens(source.text, r_region)
     d_mask = _covered(d_tokens, {tuple(r_tokens[i : i + n]) for i in range(len(r_tokens) - n + 1)}, n)
-    r_mask = _covered(r_tokens, {tuple(d_tokens[i : i + n]) for i in range(len(d_tokens) - n + 1)}, n)
     inside = [i for i, (start, _) in enumerate(d_offsets) if d_span.start <= start < d_span.end]
     if not inside or d_mask[inside].mean() < settings.refine_min_share:
         return d_span, r_span
     if settings.refine_blocks:
         d_edges, r_edges = _block_edges(d_tokens, r_tokens, settings.refine_run)
     else:
+        r_mask = _covered(r_tokens, {tuple(d_tokens[i : i + n]) for i in range(len(d_tokens) - n + 1)}, n)
         d_edges = _run_edges(d_mask, settings.refine_run)
         r_edges = _run_edges(r_mask, settings.refine_run)
     if d_edges is None or r_edges is None:

@@ -749,11 +749,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> FileResponse:
-        # A fixed allow-list: no path from a request reaches the file system.
-        media = _STATIC_FILES.get(name)
-        if media is None:
-            raise StarletteHTTPException(404, "not found")
-        return FileResponse(STATIC_DIR / name, media_type=media)
+        return _allowed_file(STATIC_DIR, _STATIC_FILES, name)
 
     # -- OpenAPI docs (Swagger UI from the swagger-ui-py wheel, when installed) ---------------------
 
@@ -776,10 +772,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
         @app.get("/docs/static/{name}", include_in_schema=False)
         async def docs_static(name: str) -> FileResponse:
-            media = _SWAGGER_FILES.get(name)
-            if media is None:
-                raise StarletteHTTPException(404, "not found")
-            return FileResponse(swagger_dir / name, media_type=media)
+            return _allowed_file(swagger_dir, _SWAGGER_FILES, name)
 
     # -- API ----------------------------------------------------------------------------------------
 
@@ -989,6 +982,15 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _allowed_file(folder: Path, allowed: dict[str, str], name: str) -> FileResponse:
+    """``folder/name`` when ``name`` is on the fixed allow-list (with its media type), else 404:
+    no path from a request reaches the file system."""
+    media = allowed.get(name)
+    if media is None:
+        raise StarletteHTTPException(404, "not found")
+    return FileResponse(folder / name, media_type=media)
 
 
 _STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
