@@ -31,11 +31,12 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import heapq
 import importlib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -991,14 +992,131 @@ def _fact(
 
 
 # --------------------------------------------------------------------------------------------
+# Fast scanning
+# --------------------------------------------------------------------------------------------
+# A pattern that opens with "\b" or a look-behind gets no help from the regex engine: it is tried
+# at every character of the text, and a dozen such scans were most of the extraction time. Such
+# a pattern is tried here only where a cheap *anchor* matches: a regex that opens with literal
+# text or a character set (which the engine skips to in C) and matches wherever the pattern can
+# start. The matches are exactly those of ``pattern.finditer(text)``, for patterns that never
+# match the empty string.
+
+# the characters for which a case-insensitive match of an ASCII letter is not a match of the
+# lower-cased text (dotted and dotless I, long s, the Kelvin sign; "İ" also lower-cases to two)
+_CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _folded(text: str) -> str | None:
+    """``text.lower()`` where it keeps every offset and lower-case literals there find every
+    case-insensitive match of ASCII words in ``text``; None for the rare text where they may not."""
+    return None if _CASE_TRAPS_RE.search(text) else text.lower()
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """Where a pattern can start.
+
+    Without ``words`` or ``tight``, the pattern starts only where ``regex`` matches. With them,
+    ``regex`` finds a core the pattern leads up to (where its group ``group`` starts), and the
+    pattern starts only at one of ``tight`` right before the core, or at one of ``words`` followed
+    by the whitespace before it. ``folded``: ``regex`` runs on the lower-cased text (see
+    :func:`_folded`), for a case-insensitive pattern written in lower case.
+    """
+
+    regex: re.Pattern[str]
+    folded: bool = False
+    words: tuple[str, ...] = ()
+    tight: tuple[str, ...] = ()
+    group: int = 0
+
+    def starts(self, text: str, folded: str) -> Iterable[int]:
+        """Every position where the pattern may start, ascending (some twice)."""
+        where = folded if self.folded else text
+        if not (self.words or self.tight):
+            m = self.regex.search(where)
+            while m is not None:
+                yield m.start()
+                m = self.regex.search(where, m.start() + 1)
+            return
+        found: set[int] = set()
+        m = self.regex.search(where)
+        while m is not None:
+            core = m.start(self.group)
+            if where.endswith(self.tight, 0, core):
+                for tight in self.tight:
+                    if core >= len(tight) and where.startswith(tight, core - len(tight)):
+                        found.add(core - len(tight))
+            gap = core
+            while gap > 0 and where[gap - 1].isspace():
+                gap -= 1
+            if gap < core and where.endswith(self.words, 0, gap):
+                for word in self.words:
+                    if gap >= len(word) and where.startswith(word, gap - len(word)):
+                        found.add(gap - len(word))
+            m = self.regex.search(where, m.start() + 1)
+        yield from sorted(found)
+
+
+def _anchored(
+    pattern: re.Pattern[str], text: str, starts: Iterable[int]
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, trying the pattern only at ``starts`` (ascending, and every
+    position where it can match among them)."""
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        m = pattern.match(text, start)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
+def _finditer(
+    pattern: re.Pattern[str],
+    text: str,
+    anchors: Sequence[_Anchor],
+    folded: str | None,
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, tried only at its anchors' starts (all of them when there are
+    none, or when one needs the lower-cased text and ``folded`` is None)."""
+    if not anchors or (folded is None and any(a.folded for a in anchors)):
+        return pattern.finditer(text)
+    where = folded or ""
+    if len(anchors) == 1:
+        return _anchored(pattern, text, anchors[0].starts(text, where))
+    return _anchored(pattern, text, heapq.merge(*(a.starts(text, where) for a in anchors)))
+
+
+def _alternatives(heads: Iterable[str], tail: str = "") -> str:
+    """``head1tail|head2tail|...``: a regex whose every branch opens with literal text."""
+    return "|".join(head + tail for head in heads)
+
+
+_MONTH_HEADS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --------------------------------------------------------------------------------------------
 # Identifiers
 # --------------------------------------------------------------------------------------------
 
-_ID_PREFIX = (
-    r"(?P<prefix>[Rr]esolutions?|[Aa]rticles?|[Ss]ections?|[Cc]hapters?|[Cc]lauses?|[Pp]aragraphs?"
-    r"|[Rr]egulations?|[Dd]irectives?|[Dd]ecrees?|[Ll]aws?|[Aa]cts?|[Bb]ills?|[Oo]rders?|[Rr]ules?"
-    r"|[Aa]mendments?|[Cc]ases?|[Dd]ocuments?|[Nn]o\.|[Nn]umber)"
+# words that open an identifier (lower case or capitalised, singular or plural; and "No.", "Number")
+_ID_WORDS = (
+    "resolution", "article", "section", "chapter", "clause", "paragraph", "regulation", "directive",
+    "decree", "law", "act", "bill", "order", "rule", "amendment", "case", "document",
 )
+_ID_PREFIX = (
+    "(?P<prefix>"
+    + "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}s?" for w in _ID_WORDS)
+    + r"|[Nn]o\.|[Nn]umber)"
+)
+_ID_PREFIX_FORMS = tuple(
+    form
+    for w in _ID_WORDS
+    for head in (w[0].upper(), w[0])
+    for form in (head + w[1:], head + w[1:] + "s")
+) + ("No.", "no.", "Number", "number")
 _ID_NUM = r"[A-Z]?\d+(?:[./-]\d+)*[A-Za-z]?(?:\s?\(\d{1,3}[a-z]?\))*"
 _ID_YEAR = r"(?:\s*\((?:19|20)\d\d\))?"
 _IDENT_RE = re.compile(
@@ -1009,6 +1127,9 @@ _SYMBOL_RE = re.compile(
     r"\b[A-Z]{1,5}(?:/[A-Z0-9][A-Za-z0-9.]*){2,}\b(?:\s*\((?:19|20)\d\d\))?"
 )
 _ONE_ID_RE = re.compile(r"(?P<num>" + _ID_NUM + r")(?P<year>" + _ID_YEAR + r")")
+# an identifier's number follows whitespace; a symbol opens with capitals and a slash
+_IDENT_ANCHORS = (_Anchor(re.compile(r"\s([A-Z]?\d)"), words=_ID_PREFIX_FORMS, group=1),)
+_SYMBOL_ANCHORS = (_Anchor(re.compile(r"[A-Z][A-Z]{0,4}/")),)
 
 
 def _id_value(prefix: str, num: str) -> str:
@@ -1032,7 +1153,7 @@ def _id_value(prefix: str, num: str) -> str:
 
 def _identifiers(text: str, claims: _Claims) -> list[Fact]:
     out: list[Fact] = []
-    for m in _SYMBOL_RE.finditer(text):
+    for m in _finditer(_SYMBOL_RE, text, _SYMBOL_ANCHORS, None):
         sym = m.group(0)
         core = re.sub(r"\s*\(\d{4}\)$", "", sym)
         if sym.count("/") < 2 or not claims.free(m.start(), m.end()):
@@ -1050,7 +1171,7 @@ def _identifiers(text: str, claims: _Claims) -> list[Fact]:
             )
         )
         claims.take(m.start(), m.end())
-    for m in _IDENT_RE.finditer(text):
+    for m in _finditer(_IDENT_RE, text, _IDENT_ANCHORS, None):
         if not claims.free(m.start(), m.end()):
             continue
         prefix = m.group("prefix")
@@ -1107,7 +1228,19 @@ _NUMWORD_RE = (
 )
 _DIGITS_RE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 
-_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+# prepositions that make a month name alone a date ("in May") and a four-digit number a year
+_MONTH_PREPOSITIONS = (
+    "in", "since", "until", "till", "by", "from", "during", "last", "next", "this", "early", "late",
+    "mid", "of", "before", "after", "through", "throughout",
+)
+_YEAR_PREPOSITIONS = (
+    "in", "since", "until", "till", "by", "from", "during", "of", "before", "after", "early", "late",
+    "mid", "year", "between", "and", "to", "through", "the", "for",
+)
+_YEAR_ANCHOR = re.compile(_alternatives(("19", "20"), r"\d\d"))
+
+# (pattern, form, anchors): the anchors say where the pattern can start (see :func:`_finditer`)
+_DATE_PATTERNS: list[tuple[re.Pattern[str], str, tuple[_Anchor, ...]]] = [
     # weekday, month day, year:  (Saturday,) January 19(, 2025)
     (
         re.compile(
@@ -1119,6 +1252,15 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"(?:st|nd|rd|th)?\b(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"
         ),
         "mdy",
+        (
+            _Anchor(
+                re.compile(
+                    _alternatives(_WEEKDAY_NAMES)
+                    + "|"
+                    + _alternatives(_MONTH_HEADS, r"[a-z]*\.?\s+\d")
+                )
+            ),
+        ),
     ),
     # day month year: 19 January (2025)
     (
@@ -1129,6 +1271,14 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"(?P<mon>" + _MONTH_RE + r")(?:,?\s+(?P<yr>(?:19|20)\d\d)\b)?"
         ),
         "dmy",
+        (
+            _Anchor(re.compile(_alternatives(_WEEKDAY_NAMES))),
+            _Anchor(
+                re.compile(
+                    r"\d\d?(?:st|nd|rd|th)?\s+(?:of\s+)?(?:" + "|".join(_MONTH_HEADS) + ")"
+                )
+            ),
+        ),
     ),
     # month year: January 2025
     (
@@ -1136,16 +1286,29 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"\b(?P<mon>" + _MONTH_RE + r")\s+(?:of\s+)?(?P<yr>(?:19|20)\d\d)\b"
         ),
         "my",
+        (
+            _Anchor(
+                re.compile(
+                    _alternatives(_MONTH_HEADS, r"[a-z]*\.?\s+(?:of\s+)?(?:19|20)\d\d")
+                )
+            ),
+        ),
     ),
     # month alone, after a preposition (May needs one)
     (
         re.compile(
-            r"(?:\b(?:in|since|until|till|by|from|during|last|next|this|early|late|mid|of|before"
-            r"|after|through|throughout)\s+|\bmid-)(?P<mon>"
+            r"(?:\b(?:" + "|".join(_MONTH_PREPOSITIONS) + r")\s+|\bmid-)(?P<mon>"
             + _MONTH_RE
             + r")\b(?!\s+\d)"
         ),
         "m",
+        (
+            _Anchor(
+                re.compile(_alternatives(_MONTH_HEADS)),
+                words=_MONTH_PREPOSITIONS,
+                tight=("mid-",),
+            ),
+        ),
     ),
     (
         re.compile(
@@ -1153,6 +1316,14 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"|December))\b(?!\s+\d)"
         ),
         "m",
+        (
+            _Anchor(
+                re.compile(
+                    "January|February|March|April|June|July|August|September|October|November"
+                    "|December"
+                )
+            ),
+        ),
     ),
     # weekday
     (
@@ -1162,8 +1333,10 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             + r")(?:\s+(?P<part>morning|afternoon|evening|night))?\b"
         ),
         "wd",
+        (_Anchor(re.compile(_alternatives(_WEEKDAY_NAMES))),),
     ),
-    # relative, with a count: three days after, two weeks ago, a year earlier
+    # relative, with a count: three days after, two weeks ago, a year earlier (anchored by
+    # :func:`_date_matches`)
     (
         re.compile(
             r"\b(?i:(?P<num>"
@@ -1172,6 +1345,7 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"|year|decade)s?\s+(?P<dir>ago|after|before|later|earlier|previously|since|on))\b"
         ),
         "rel-count",
+        (),
     ),
     # relative: earlier in the week, later this month, last year, the previous day
     (
@@ -1180,6 +1354,12 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"month|year|weekend|decade)\b)"
         ),
         "rel-unit",
+        (
+            _Anchor(
+                re.compile(_alternatives(("earlier", "later"), r"\s+(?:in\s+|on\s+)?th")),
+                folded=True,
+            ),
+        ),
     ),
     (
         re.compile(
@@ -1187,18 +1367,40 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"weekend|quarter|decade|century)\b)"
         ),
         "rel-unit",
+        (
+            _Anchor(
+                re.compile(
+                    _alternatives(
+                        ("last", "this", "next", "past", "coming", "previous", "following"),
+                        r"\s+(?:week|month|year|quarter|decade|century)",
+                    )
+                ),
+                folded=True,
+            ),
+        ),
     ),
     (
         re.compile(
             r"(?i:\b(?P<phrase>the\s+(?:previous|following|next|same)\s+)(?P<unit>day|week|month|year)\b)"
         ),
         "rel-unit",
+        (
+            _Anchor(
+                re.compile(r"the\s+(?:previous|following|next|same)\s+(?:day|week|month|year)"),
+                folded=True,
+            ),
+        ),
     ),
     (
         re.compile(r"(?i:\b(?P<phrase>(?:at|over)\s+the\s+)(?P<unit>weekend)\b)"),
         "rel-unit",
+        (_Anchor(re.compile(_alternatives(("at", "over"), r"\s+the\s+weekend")), folded=True),),
     ),
-    (re.compile(r"(?i:\b(?P<word>yesterday|today|tonight|tomorrow)\b)"), "rel-day"),
+    (
+        re.compile(r"(?i:\b(?P<word>yesterday|today|tonight|tomorrow)\b)"),
+        "rel-day",
+        (_Anchor(re.compile("yesterday|today|tonight|tomorrow"), folded=True),),
+    ),
     (
         re.compile(
             r"\b(?i:(?P<word>recently|lately|in\s+recent\s+(?:days|weeks|months|years)|"
@@ -1206,18 +1408,43 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
             r"earlier\s+this\s+(?:season)|in\s+the\s+coming\s+(?:days|weeks)|at\s+the\s+time)\b)"
         ),
         "rel-vague",
+        (
+            _Anchor(
+                re.compile(
+                    r"recently|lately|in\s+recent\s|in\s+the\s+(?:past|last|coming|next)\s"
+                    r"|over\s+the\s+(?:past|last|coming|next)\s|earlier\s+this\s+season"
+                    r"|at\s+the\s+time"
+                ),
+                folded=True,
+            ),
+        ),
     ),
     # decades: the 1990s
-    (re.compile(r"\b(?P<dec>(?:19|20)\d0)s\b"), "decade"),
+    (
+        re.compile(r"\b(?P<dec>(?:19|20)\d0)s\b"),
+        "decade",
+        (_Anchor(re.compile(_alternatives(("19", "20"), r"\d0s"))),),
+    ),
     # years: in 2016, (2016), pre-1967
     (
         re.compile(
-            r"(?P<pre>\b(?:in|since|until|till|by|from|during|of|before|after|early|late|mid|year|"
-            r"between|and|to|through|the|for)\s+|\b(?:pre|post|mid)-|\()(?P<yr>(?:19|20)\d\d)\b(?!,\d)"
+            r"(?P<pre>\b(?:" + "|".join(_YEAR_PREPOSITIONS) + r")\s+"
+            r"|\b(?:pre|post|mid)-|\()(?P<yr>(?:19|20)\d\d)\b(?!,\d)"
         ),
         "year",
+        (
+            _Anchor(
+                _YEAR_ANCHOR,
+                words=_YEAR_PREPOSITIONS,
+                tight=("pre-", "post-", "mid-", "("),
+            ),
+        ),
     ),
-    (re.compile(r"\b(?P<yr>(?:19|20)\d\d)\b(?![,.]\d)(?!\s*(?:%|per))"), "year-bare"),
+    (
+        re.compile(r"\b(?P<yr>(?:19|20)\d\d)\b(?![,.]\d)(?!\s*(?:%|per))"),
+        "year-bare",
+        (_Anchor(_YEAR_ANCHOR),),
+    ),
 ]
 
 
@@ -1227,22 +1454,43 @@ _REL_COUNT_ANCHOR_RE = re.compile(
     r"(?i:\b(?:hour|day|week|fortnight|month|year|decade)s?\s+(?:ago|after|before|later|earlier"
     r"|previously|since|on)\b)"
 )
+_REL_COUNT_ANCHORS = (
+    _Anchor(
+        re.compile(
+            _alternatives(
+                ("hour", "day", "week", "fortnight", "month", "year", "decade"),
+                r"s?\s+(?:ago|after|before|later|earlier|previously|since|on)",
+            )
+        ),
+        folded=True,
+    ),
+)
 _REL_COUNT_BACK_CHARS = 48
 
 
-def _date_matches(pattern: re.Pattern[str], form: str, text: str) -> Iterable[re.Match[str]]:
+def _date_matches(
+    pattern: re.Pattern[str],
+    form: str,
+    anchors: Sequence[_Anchor],
+    text: str,
+    folded: str | None,
+) -> Iterable[re.Match[str]]:
     """``pattern.finditer(text)``; for counted relative dates, only near their cheap anchor."""
     if form != "rel-count":
-        yield from pattern.finditer(text)
+        yield from _finditer(pattern, text, anchors, folded)
         return
     last_end = 0
-    for anchor in _REL_COUNT_ANCHOR_RE.finditer(text):
+    for anchor in _finditer(_REL_COUNT_ANCHOR_RE, text, _REL_COUNT_ANCHORS, folded):
         if anchor.end() <= last_end:
             continue
         m = pattern.search(text, max(last_end, anchor.start() - _REL_COUNT_BACK_CHARS), anchor.end())
         if m is not None:
             last_end = m.end()
             yield m
+
+
+_NEXT_LOWER_WORD_RE = re.compile(r"\s+([a-z]+)")
+_DASH_WORD_RE = re.compile(r"[-–]\w")
 
 
 def _rel_count_value(num: str) -> Decimal | None:
@@ -1252,10 +1500,10 @@ def _rel_count_value(num: str) -> Decimal | None:
     return _parse_number(num)
 
 
-def _dates(text: str, claims: _Claims) -> list[Fact]:
+def _dates(text: str, claims: _Claims, folded: str | None) -> list[Fact]:
     out: list[Fact] = []
-    for pattern, form in _DATE_PATTERNS:
-        for m in _date_matches(pattern, form, text):
+    for pattern, form, anchors in _DATE_PATTERNS:
+        for m in _date_matches(pattern, form, anchors, text, folded):
             groups = m.groupdict()
             start, end = m.start(), m.end()
             if form == "m" or form == "year":
@@ -1305,7 +1553,7 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
                 precision, relative = _UNIT_PRECISION.get(unit, "vague-relative"), "yes"
             elif form == "rel-unit":
                 unit = groups["unit"].lower()
-                phrase = re.sub(r"\s+", " ", groups["phrase"].lower()).strip()
+                phrase = _SPACES_RUN_RE.sub(" ", groups["phrase"].lower()).strip()
                 phrase = (
                     phrase.replace(" in the", "")
                     .replace(" in this", " this")
@@ -1317,7 +1565,7 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
                 value, precision, relative = groups["word"].lower(), "day", "yes"
             elif form == "rel-vague":
                 value, precision, relative = (
-                    re.sub(r"\s+", " ", groups["word"].lower()),
+                    _SPACES_RUN_RE.sub(" ", groups["word"].lower()),
                     "vague-relative",
                     "yes",
                 )
@@ -1330,15 +1578,15 @@ def _dates(text: str, claims: _Claims) -> list[Fact]:
                     start = m.start()
             elif form == "year-bare":
                 # a bare four-digit number is a year unless a plural noun follows ("2000 prisoners")
-                nxt = re.match(r"\s+([a-z]+)", text[end : end + 30])
+                nxt = _NEXT_LOWER_WORD_RE.match(text[end : end + 30])
                 if (
                     nxt
                     and nxt.group(1).endswith("s")
                     and nxt.group(1) not in _STOP_WORDS
                 ):
                     continue
-                if text[max(0, start - 1) : start] in ("$", "£", "€") or re.match(
-                    r"[-–]\w", text[end : end + 2]
+                if text[max(0, start - 1) : start] in ("$", "£", "€") or _DASH_WORD_RE.match(
+                    text[end : end + 2]
                 ):
                     continue
                 value, precision = groups["yr"], "year"
@@ -1389,6 +1637,10 @@ _ORDINAL_RE = re.compile(
     r"\b(?P<num>\d+)(?:st|nd|rd|th)\b|\b(?P<word>(?:[Ff]irst|[Ss]econd|[Tt]hird|[Ff]ourth|[Ff]ifth|[Ss]ixth"
     r"|[Ss]eventh|[Ee]ighth|[Nn]inth|[Tt]enth|[Ee]leventh|[Tt]welfth|[Tt]wentieth))\b"
 )
+_ORDINAL_ANCHORS = (
+    _Anchor(re.compile(r"\d\d*(?:st|nd|rd|th)")),
+    _Anchor(re.compile("|".join(_ORDINAL_WORDS)), folded=True),
+)
 _NEXT_WORD_RE = re.compile(r"\s*([A-Za-z\u00C0-\u024F][\w'\u2019-]*)")
 
 
@@ -1435,46 +1687,105 @@ def _hedge_of(phrase: str | None, plus: str | None) -> tuple[str, str]:
         return "approx", p
     if not phrase:
         return "exact", ""
-    words = re.sub(r"\s+", " ", phrase.strip().lower())
+    words = _SPACES_RUN_RE.sub(" ", phrase.strip().lower())
     return _HEDGES.get(words, "exact"), words
 
 
-def _number_matches(text: str) -> Iterable[tuple[re.Match[str], re.Match[str]]]:
-    """(prefix match, number match) pairs; a cheap word scan finds where numbers may start."""
+# runs of digits ("\d+", written so that the regex engine skips to digits)
+_DIGIT_RUN_RE = re.compile(r"\d\d*")
+
+
+def _number_word_run_re() -> re.Pattern[str]:
+    """A number word as a whole run of letters in the lower-cased text, with the character before
+    it (the regex engine skips to non-letters; trying every letter was slower). "a" only where a
+    number can start with it ("a dozen", "a million")."""
+    by_letter: dict[str, list[str]] = {}
+    for word in sorted(_NUMBER_WORD_STARTS, key=len, reverse=True):
+        by_letter.setdefault(word[0], []).append(word[1:])
+    by_letter["a"] = [r"(?=\s+(?:dozen|hundred|thousand|million|billion))"]
+    branches = (f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(by_letter.items()))
+    return re.compile("[^a-z](?:" + "|".join(branches) + ")(?![a-z])")
+
+
+_NUMBER_WORD_RUN_RE = _number_word_run_re()
+# the last words of what :data:`_NUMBER_PREFIX_RE` may end with before whitespace
+_NUMBER_PREFIX_LAST_WORDS = tuple(
+    sorted({h.split()[-1] for h in _HEDGES} | {"between", "usd", "gbp", "eur"})
+)
+
+
+def _number_starts(text: str, folded: str | None) -> Iterable[int]:
+    """Where numbers may start, ascending: the runs of digits and the runs of letters that are
+    number words ("two", "a"), as a scan of every run of digits or letters finds them."""
+    if folded is None:  # the rare text where lower-casing may move letters: every run
+        for trig in _NUMBER_TRIGGER_RE.finditer(text):
+            tok = trig.group(0)
+            if tok[0].isdigit() or tok.lower() in _NUMBER_WORD_STARTS:
+                yield trig.start()
+        return
+    yield from heapq.merge(
+        [m.start() for m in _DIGIT_RUN_RE.finditer(text)],
+        # after a space put first, a match starts one character before its word
+        [m.start() for m in _NUMBER_WORD_RUN_RE.finditer(" " + folded)],
+    )
+
+
+def _number_prefix(text: str, pos: int, folded: str | None) -> re.Match[str] | None:
+    """``_NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)``: the hedge, "between" and
+    currency before a number.
+
+    A match other than the empty one at ``pos`` ends in whitespace after a hedge, "between" or a
+    currency code, or in a currency symbol or code; without those before ``pos``, the search (30
+    tries of some 40 phrases) is skipped.
+    """
+    if pos > 0:
+        before = text[pos - 1]
+        if before == "\n":  # "$" also matches before a final newline
+            return _NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+        if before.isspace():
+            gap = pos - 1
+            while gap > 0 and text[gap - 1].isspace():
+                gap -= 1
+            if folded is None or folded.endswith(_NUMBER_PREFIX_LAST_WORDS, 0, gap):
+                return _NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+        elif before in "$£€¥" or text.endswith(("USD", "GBP", "EUR"), 0, pos):
+            return _NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+    return _NUMBER_PREFIX_RE.match(text, pos, pos)
+
+
+def _number_matches(
+    text: str, folded: str | None
+) -> Iterable[tuple[re.Match[str], re.Match[str]]]:
+    """(prefix match, number match) pairs; a cheap scan finds where numbers may start."""
     last_end = -1
-    for trig in _NUMBER_TRIGGER_RE.finditer(text):
-        pos = trig.start()
+    for pos in _number_starts(text, folded):
         if pos < last_end:
             continue
-        tok = trig.group(0)
-        if tok[0].isdigit():
+        if text[pos].isdigit():
             if pos > 0 and (
                 text[pos - 1].isalnum()
                 or text[pos - 1] in "_"
                 or (text[pos - 1] in ",." and pos > 1 and text[pos - 2].isdigit())
             ):
                 continue
-        else:
-            low = tok.lower()
-            if low not in _NUMBER_WORD_STARTS or (
-                pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "-")
-            ):
-                continue
+        elif pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "-"):
+            continue
         m = _NUMBER_RE.match(text, pos)
         if m is None:
             continue
-        prefix = _NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+        prefix = _number_prefix(text, pos, folded)
         assert prefix is not None  # every group is optional
         last_end = m.end()
         yield prefix, m
 
 
 _CAPITAL_WORD_RE = re.compile(r"(?<![\w'\u2019.-])[A-Z]")
+_TIME_OR_FRACTION_RE = re.compile(r"[:/]\d")
 
 
-def _numbers(text: str, claims: _Claims) -> list[Fact]:
+def _numbers(text: str, claims: _Claims, folded: str | None) -> list[Fact]:
     out: list[Fact] = []
-    for p, m in _number_matches(text):
+    for p, m in _number_matches(text, folded):
         g = {**p.groupdict(), **m.groupdict()}
         num_text = g["num"]
         start = (
@@ -1521,9 +1832,9 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
             ":",
         ):
             continue
-        if re.match(r"[:/]\d", text[m.end("num") : m.end("num") + 2]):
+        if _TIME_OR_FRACTION_RE.match(text[m.end("num") : m.end("num") + 2]):
             continue  # times and fractions such as 10:30, 3/4
-        value = _parse_number(re.sub(r"\s+", " ", num_text))
+        value = _parse_number(_SPACES_RUN_RE.sub(" ", num_text))
         if value is None:
             continue
         value2 = _parse_number(g["num2"]) if g["num2"] else None
@@ -1600,7 +1911,7 @@ def _numbers(text: str, claims: _Claims) -> list[Fact]:
         # specialist") stays free for the name pass: the number claims only the words before it
         cap = _CAPITAL_WORD_RE.search(text, value_end, end)
         claims.take(start, cap.start() if cap and unit_end > value_end else end)
-    for m in _ORDINAL_RE.finditer(text):
+    for m in _finditer(_ORDINAL_RE, text, _ORDINAL_ANCHORS, folded):
         if not claims.free(m.start(), m.end()):
             continue
         n = (
@@ -1785,9 +2096,18 @@ def _quotes(text: str, settings: FactSettings) -> list[Fact]:
 # --------------------------------------------------------------------------------------------
 
 _CAP_TOKEN = r"(?:(?:[A-Z]\.){2,}|(?:[A-Z][a-z]?\.(?=\s+[A-Z]))|(?:[Aa]l|[Ee]l)-[A-Z][\w\u2019']*|[A-Z][\w\u2019'&]*(?:-[A-Za-z][\w\u2019']*)*)"
+# the first token of a run: "(?<![\w’'.-])" + _CAP_TOKEN, with the first letter taken before the
+# look-behind (so that the regex engine skips to candidate letters instead of trying the look-behind
+# at every character) and each branch of _CAP_TOKEN kept, in order, for the letters it opens with
+_FIRST_CAP_TOKEN = (
+    r"[A-Zae](?<![\w\u2019'.-][A-Zae])"
+    r"(?:(?<=[A-Z])\.(?:[A-Z]\.)+"
+    r"|(?<=[A-Z])[a-z]?\.(?=\s+[A-Z])"
+    r"|(?<=[AaEe])l-[A-Z][\w\u2019']*"
+    r"|(?<=[A-Z])[\w\u2019'&]*(?:-[A-Za-z][\w\u2019']*)*)"
+)
 _NAME_RUN_RE = re.compile(
-    r"(?<![\w\u2019'.-])"
-    + _CAP_TOKEN
+    _FIRST_CAP_TOKEN
     + r"(?:(?:[ \t]+|[ \t]+(?:(?:of|for|the|de|da|del|der|van|von|bin|ibn|al|el|la|le|du)[ \t]+)+)"
     + _CAP_TOKEN
     + r")*"
@@ -1814,6 +2134,20 @@ _CONTINUED_LINE_END_RE = re.compile(
 )
 
 
+_HEADLINE_WORD_RE = re.compile(r"[A-Za-z][\w'\u2019-]*")
+_HEADLINE_SMALL_WORDS = frozenset(
+    ("a", "an", "the", "of", "in", "on", "for", "and", "to", "at", "by", "with", "from", "or")
+)
+_SENTENCE_END_RE = re.compile(r"[.!?][\"\u201d]?\s*$")
+
+
+def _continued_line(line: str) -> bool:
+    """Does the line end as no headline does (see :data:`_CONTINUED_LINE_END_RE`)?"""
+    # a match ends right before the line's trailing blanks, its word at most four letters long:
+    # searching the tail alone finds it (the look-behind of "\b" still sees the whole line)
+    return bool(_CONTINUED_LINE_END_RE.search(line, max(0, len(line.rstrip(" \t")) - 5)))
+
+
 def _title_case_lines(text: str) -> list[tuple[int, int]]:
     """Lines that look like headlines (most words capitalised, not continued by the next line):
     names there are unreliable."""
@@ -1822,42 +2156,20 @@ def _title_case_lines(text: str) -> list[tuple[int, int]]:
     lines = text.split("\n")
     for number, line in enumerate(lines):
         following = lines[number + 1].lstrip() if number + 1 < len(lines) else ""
-        if following[:1].islower() or (following and _CONTINUED_LINE_END_RE.search(line)):
+        if following[:1].islower() or (following and _continued_line(line)):
             # a hard-wrapped line that the next one continues ("... by Secretary General Javier
             # Perez de Cuellar on\nworld mineral resources"; "Nevada, Idaho, Utah and\nWashington
             # also ..."; a line that ends in "and", "by" or a comma): body text, not a headline
             pos += len(line) + 1
             continue
-        words = re.findall(r"[A-Za-z][\w'\u2019-]*", line)
-        content = [
-            w
-            for w in words
-            if w.lower()
-            not in (
-                "a",
-                "an",
-                "the",
-                "of",
-                "in",
-                "on",
-                "for",
-                "and",
-                "to",
-                "at",
-                "by",
-                "with",
-                "from",
-                "or",
-            )
-        ]
-        if (
-            len(words) >= _TITLE_LINE_MIN_WORDS
-            and content
-            and not re.search(r"[.!?][\"\u201d]?\s*$", line.strip())
-        ):
-            caps = sum(1 for w in content if w[0].isupper())
-            if caps / len(content) >= 0.75:
-                spans.append((pos, pos + len(line)))
+        if not _SENTENCE_END_RE.search(line.strip()):
+            words = _HEADLINE_WORD_RE.findall(line)
+            if len(words) >= _TITLE_LINE_MIN_WORDS:
+                content = [w for w in words if w.lower() not in _HEADLINE_SMALL_WORDS]
+                if content:
+                    caps = sum(1 for w in content if w[0].isupper())
+                    if caps / len(content) >= 0.75:
+                        spans.append((pos, pos + len(line)))
         pos += len(line) + 1
     return spans
 
@@ -1868,14 +2180,20 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or not stripped or stripped[-1] in ".!?:\n" or before.endswith("\n")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _bare(token: str) -> str:
+    """A token folded, without dots and edge commas ("U.S.," -> "us"); cached: names recur."""
     return _fold(token).replace(".", "").strip(",")
 
 
 def _title_before(text: str, start: int) -> str:
     """Title words just before a name ("Foreign Minister, ", "spokeswoman ", "Prime Minister and ")."""
+    before = text[max(0, start - 60) : start].rstrip(", ")
+    last = before.rsplit(None, 1)
+    if not last or _bare(last[-1]) not in _TITLE_WORDS:
+        return ""  # the common case, without splitting all the words before
     taken: list[str] = []
-    for w in reversed(text[max(0, start - 60) : start].rstrip(", ").split()):
+    for w in reversed(before.split()):
         low = _bare(w)
         if low in _TITLE_WORDS or (low == "and" and taken):
             taken.append(w.strip(","))
@@ -1888,9 +2206,20 @@ def _title_before(text: str, start: int) -> str:
     return " ".join(reversed(taken))
 
 
-def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
-    tokens = core.split()
-    low_tokens = [_bare(t) for t in tokens]
+def _classify(
+    core: str,
+    title: str,
+    text: str,
+    start: int,
+    end: int,
+    tokens: Sequence[str] | None = None,
+    low_tokens: Sequence[str] | None = None,
+) -> str:
+    """The kind of a name (person, org, place or name); ``tokens`` and ``low_tokens``, when given,
+    are ``core.split()`` and their :func:`_bare` forms."""
+    if tokens is None or low_tokens is None:
+        tokens = core.split()
+        low_tokens = [_bare(t) for t in tokens]
     value = _entity_value(core)
     if title:
         return "person"
@@ -1917,15 +2246,20 @@ def _classify(core: str, title: str, text: str, start: int, end: int) -> str:
     return "name"
 
 
+def _token_starts(chunk: str) -> list[int]:
+    """Offsets of the tokens of ``chunk.split()``."""
+    return [m.start() for m in _TOKEN_RE.finditer(chunk)]
+
+
 def _name_facts_from_spans(
     text: str,
     spans: Iterable[tuple[int, int, str]],
     headline_spans: list[tuple[int, int]],
 ) -> list[Fact]:
     """Turn candidate name spans (start, end, kind hint) into name facts: trim, split titles, classify."""
-    lower_words = set(re.findall(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*", text))
+    lower_words = set(_LOWER_WORD_RE.findall(text))
     # capitalised words seen in the middle of a sentence (names recur there; "Figures" does not)
-    mid_caps = set(re.findall(r"(?<=[a-z,;] )([A-Z][\w'\u2019-]*)", text))
+    mid_caps = set(_MID_CAP_RE.findall(text))
     out: list[Fact] = []
     headline_starts = [s for s, _ in headline_spans]
     acronym_starts: set[int] = set()  # "(OIC)" after a long form belongs to it, not a name of its own
@@ -1933,46 +2267,51 @@ def _name_facts_from_spans(
         k = bisect.bisect_right(headline_starts, start) - 1
         if (k >= 0 and start < headline_spans[k][1]) or start in acronym_starts:
             continue
-        chunk = _POSSESSIVE_END_RE.sub("", text[start:end])
+        chunk = text[start:end]
+        if "'" in chunk or "\u2019" in chunk:
+            chunk = _POSSESSIVE_END_RE.sub("", chunk)
         end = start + len(chunk)
-        tokens = list(_TOKEN_RE.finditer(chunk))
+        # the tokens (as "\S+" finds them) and their bare forms; the name is tokens[i:j]
+        words = chunk.split()
+        bares = list(map(_bare, words))
+        i, j = 0, len(words)
         # "West Bank-based Palestinian Authority": the compound adjective ends a name, not starts one
-        for k, tok in enumerate(tokens):
-            if _COMPOUND_ADJECTIVE_RE.search(tok.group(0)):
-                tokens = tokens[k + 1 :]
+        for k, word in enumerate(words):
+            if "-" in word and _COMPOUND_ADJECTIVE_RE.search(word):
+                i = k + 1
                 break
         # leading common words, and a sentence-initial word the text also uses in lower case
-        while tokens:
-            low = _bare(tokens[0].group(0))
+        while i < j:
+            low = bares[i]
             if (
-                (low in _COMMON_CAPS and not _is_place_acronym(tokens[0].group(0)))
+                (low in _COMMON_CAPS and not _is_place_acronym(words[i]))
                 or low in _WEEKDAYS
                 or (low in _MONTHS and len(low) > 3)
                 or low in _CONNECTORS
             ):
-                tokens.pop(0)
+                i += 1
                 continue
             if (
-                len(tokens) == 1
+                j - i == 1
                 and (
                     low in lower_words
                     or (low.endswith("ing") and len(low) > 5)
                     or (
-                        tokens[0].group(0) not in mid_caps
+                        words[i] not in mid_caps
                         and low.endswith(("s", "ly", "ed", "ate", "ics"))
                     )
                 )
                 and low not in _KNOWN_PLACES
                 and not hint
-                and _sentence_start(text, start + tokens[0].start())
+                and _sentence_start(text, start + _token_starts(chunk)[i])
             ):
-                tokens.pop(0)
+                i += 1
                 continue
             break
         # leading titles and demonyms ("Israeli Prime Minister"), only when a person title is among them
-        k = 0
-        while k < len(tokens) - 1:
-            low = _bare(tokens[k].group(0))
+        k = i
+        while k < j - 1:
+            low = bares[k]
             if (
                 low in _TITLE_WORDS
                 or low in ("us", "uk", "eu", "un")
@@ -1981,40 +2320,35 @@ def _name_facts_from_spans(
                 k += 1
                 continue
             break
-        title_tokens = [t.group(0) for t in tokens[:k]]
-        if any(_bare(t) in _PERSON_TITLES for t in title_tokens) and not any(
-            _bare(t.group(0)) in _ORG_WORDS for t in tokens[k:]
+        title_tokens = words[i:k]
+        if any(b in _PERSON_TITLES for b in bares[i:k]) and not any(
+            b in _ORG_WORDS for b in bares[k:j]
         ):
-            tokens = tokens[k:]
+            i = k
         else:
             title_tokens = []
-        while tokens and (
-            _bare(tokens[-1].group(0)) in _CONNECTORS
-            or _bare(tokens[-1].group(0)) in _TRAILING_FUNCTION_WORDS
-        ):
-            tokens.pop()  # "the U.S. To attend": a sentence ran on, the name ends before "To"
-        if not tokens or _CONTRACTION_END_RE.search(tokens[0].group(0)):
+        while i < j and (bares[j - 1] in _CONNECTORS or bares[j - 1] in _TRAILING_FUNCTION_WORDS):
+            j -= 1  # "the U.S. To attend": a sentence ran on, the name ends before "To"
+        if i == j or _CONTRACTION_END_RE.search(words[i]):
             continue
         # "Nestor Kirchner of Argentina": a person, then where from
-        lows = [_bare(t.group(0)) for t in tokens]
+        lows = bares[i:j]
         if "of" in lows[2:-1] and not any(
             w in _ORG_WORDS or w in _PLACE_WORDS for w in lows
         ):
             cut = lows.index("of", 2)
             if " ".join(lows[cut + 1 :]) in _KNOWN_PLACES:
-                tokens = tokens[:cut]
-        s = start + tokens[0].start()
-        e = start + tokens[-1].end()
+                j = i + cut
+        found = list(_TOKEN_RE.finditer(chunk))
+        s = start + found[i].start()
+        e = start + found[j - 1].end()
         core = text[s:e]
         low_core = _bare(core)
         # an honorific just before makes a surname of a word that looks like a group ("Mr Irish")
         honorific = bool(_HONORIFIC_BEFORE_RE.search(text, max(0, s - 8), s))
         if (low_core in _COMMON_CAPS and not _is_place_acronym(core)) or (
             not honorific
-            and all(
-                _bare(t.group(0)) in _TITLE_WORDS or _bare(t.group(0)) in _GROUP_WORDS
-                for t in tokens
-            )
+            and all(b in _TITLE_WORDS or b in _GROUP_WORDS for b in bares[i:j])
         ):
             continue
         if (
@@ -2025,7 +2359,7 @@ def _name_facts_from_spans(
         ):
             continue
         if (
-            len(tokens) == 1
+            j - i == 1
             and low_core.rstrip("s").endswith(_DEMONYM_END)
             and low_core not in _KNOWN_PLACES
             and not honorific
@@ -2035,11 +2369,11 @@ def _name_facts_from_spans(
         kind = (
             "person"
             if title or hint == "person"
-            else (hint or _classify(core, title, text, s, e))
+            else (hint or _classify(core, title, text, s, e, words[i:j], bares[i:j]))
         )
         acronym = ""
         m = _ACRONYM_AFTER_RE.match(text, e, e + 14)
-        if m and len(tokens) > 1:
+        if m and j - i > 1:
             acronym = m.group(1).replace(".", "")
             acronym_starts.add(m.start(1))
             if kind in ("name", "person"):
@@ -2050,6 +2384,12 @@ def _name_facts_from_spans(
     return out
 
 
+# lower-case words (not inside another word); the first letter comes before the look-behind so
+# that the regex engine can skip to candidates (same matches as "(?<![\w'’-])[a-z][a-z'’-]*")
+_LOWER_WORD_RE = re.compile(r"[a-z](?<![\w'\u2019-][a-z])[a-z'\u2019-]*")
+# capitalised words after a lower-case letter or comma and a space; the space comes first for the
+# same reason (same matches as "(?<=[a-z,;] )([A-Z][\w'’-]*)")
+_MID_CAP_RE = re.compile(r" (?<=[a-z,;] )([A-Z][\w'\u2019-]*)")
 _HONORIFIC_BEFORE_RE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?[ \t]+$")
 # function words that never end a name (unlike "May" or "Will")
 _TRAILING_FUNCTION_WORDS = frozenset(
@@ -2065,16 +2405,21 @@ def _is_place_acronym(token: str) -> bool:
     return len(letters) >= 2 and letters.isupper() and letters.isalpha() and _bare(token) in _KNOWN_PLACES
 
 
+_POSSESSIVE_S_RE = re.compile(r"['\u2019]s(?=\s)")
+
+
 def _rule_name_spans(text: str) -> list[tuple[int, int, str]]:
     spans = []
     for m in _NAME_RUN_RE.finditer(text):
-        start = m.start()
-        # a possessive ends a name: "Pakistan's Deputy Prime Minister" is two candidates
-        for p in re.finditer(r"['\u2019]s(?=\s)", m.group(0)):
-            spans.append((start, m.start() + p.start(), ""))
-            start = m.start() + p.end() + 1
-        if start < m.end():
-            spans.append((start, m.end(), ""))
+        start, end = m.span()
+        run = m.group()
+        if "'" in run or "\u2019" in run:
+            # a possessive ends a name: "Pakistan's Deputy Prime Minister" is two candidates
+            for p in _POSSESSIVE_S_RE.finditer(run):
+                spans.append((start, m.start() + p.start(), ""))
+                start = m.start() + p.end() + 1
+        if start < end:
+            spans.append((start, end, ""))
     return spans
 
 
@@ -2151,6 +2496,7 @@ def _names(text: str, settings: FactSettings, claims: _Claims) -> list[Fact]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _entity_value(name: str) -> str:
     value = _fold(name).replace(".", "").replace("'", "")
     value = _SPACES_RUN_RE.sub(" ", value).strip()
@@ -2201,10 +2547,11 @@ def _extract_facts(text: str, settings: FactSettings) -> tuple[Fact, ...]:
     ids = _identifiers(text, claims)
     if "identifier" in kinds:
         facts += ids
-    dates = _dates(text, claims)
+    folded = _folded(text)
+    dates = _dates(text, claims, folded)
     if "date" in kinds:
         facts += dates
-    numbers = _numbers(text, claims)
+    numbers = _numbers(text, claims, folded)
     if "number" in kinds:
         facts += numbers
     if kinds & set(NAME_KINDS):

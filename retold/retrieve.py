@@ -413,7 +413,11 @@ def anchor_pool(shared: dict[int, float], size: int) -> list[int]:
         >>> anchor_pool({7: 1.5, 3: 2.0, 5: 1.5, 9: 0.2}, 3)
         [3, 5, 7]
     """
-    return sorted(shared, key=lambda key: (-shared[key], key))[:size]
+    if len(shared) <= size:
+        return sorted(shared, key=lambda key: (-shared[key], key))
+    keys = np.fromiter(shared, dtype=np.int64, count=len(shared))
+    weights = np.fromiter(shared.values(), dtype=np.float64, count=len(shared))
+    return [int(k) for k in keys[np.lexsort((keys, -weights))[:size]]]
 
 
 def score_candidate(
@@ -459,12 +463,49 @@ def score_candidate(
     return score, signals
 
 
+def _rare_weights(index: Index, features: DocumentFeatures, exclude: int | None, n_docs: int,
+                  settings: RetrieveSettings) -> tuple[dict[int, tuple[str, float]], float]:
+    """``{term_id: (term, idf weight)}`` of the document's rare terms, and their total weight."""
+    stats = index.term_stats(features.terms)
+    max_df = settings.max_df_for(n_docs)
+    weights: dict[int, tuple[str, float]] = {}
+    for term, (term_id, df) in stats.items():
+        df_others = df - (1 if exclude is not None else 0)
+        if 1 <= df_others <= max_df:
+            idf = math.log((n_docs + 1) / df_others)
+            weight = idf * (1.0 if term.startswith(_WORD_PREFIX) else settings.anchor_weight)
+            weights[term_id] = (term, weight)
+    return weights, sum(w for _, w in weights.values()) or 1.0
+
+
+def score_stored_pair(index: Index, features: DocumentFeatures, key: int,
+                      settings: RetrieveSettings | None = None) -> tuple[float, dict[str, float]]:
+    """The retrieval score and signals :func:`candidates` gives the stored document ``key`` as a
+    candidate of a document with ``features``, without searching the store for candidates.
+
+    Returns:
+        ``(score, signals)`` rounded as :attr:`Candidate.score` and :attr:`Candidate.signals`.
+    """
+    settings = index.check_settings(settings)
+    exclude = index.key_of_hash(features.content_hash)
+    weights, total_weight = _rare_weights(index, features, exclude, max(1, index.count()), settings)
+    other = index.stored_features([key])[key]
+    other_terms = set(other.terms)
+    shared = sum(weight for term, weight in weights.values() if term in other_terms)
+    score, signals = score_candidate(
+        features.minhash, features.shingle_count, other.minhash if other.shingle_count else None,
+        other.shingle_count, shared, total_weight, features.embedding, other.embedding, settings,
+    )
+    return round(score, 4), signals
+
+
 def candidates(
     index: Index,
     document: Document,
     limit: int = 20,
     settings: RetrieveSettings | None = None,
     features: DocumentFeatures | None = None,
+    neighbours: Sequence[tuple[int, float]] | None = None,
 ) -> list[Candidate]:
     """Candidate sources (or derivatives) of ``document`` among the documents of ``index``.
 
@@ -477,6 +518,8 @@ def candidates(
         settings: query settings; the feature settings must match the store's
             (defaults to ``index.settings``).
         features: the document's features, when already computed.
+        neighbours: the vector signal's ``index.query_vectors(features.embedding, vector_pool + 1)``,
+            when already searched (a scan searches many documents in one batch).
 
     Returns:
         Candidates, best first.
@@ -502,32 +545,25 @@ def candidates(
             found_by[key].add("lsh")
 
     # 2. Shared rare terms.
-    stats = index.term_stats(features.terms)
-    max_df = settings.max_df_for(n_docs)
-    weights: dict[int, tuple[str, float]] = {}
-    for term, (term_id, df) in stats.items():
-        df_others = df - (1 if exclude is not None else 0)
-        if 1 <= df_others <= max_df:
-            idf = math.log((n_docs + 1) / df_others)
-            weight = idf * (1.0 if term.startswith(_WORD_PREFIX) else settings.anchor_weight)
-            weights[term_id] = (term, weight)
-    total_weight = sum(w for _, w in weights.values()) or 1.0
-    shared: dict[int, float] = defaultdict(float)
-    shared_terms: dict[int, list[tuple[float, str]]] = defaultdict(list)
-    for term_id, key in index.postings(list(weights)):
-        if key == exclude:
-            continue
-        term, weight = weights[term_id]
-        shared[key] += weight
-        if not term.startswith(_WORD_PREFIX):
-            shared_terms[key].append((weight, term))
+    weights, total_weight = _rare_weights(index, features, exclude, n_docs, settings)
+    postings = np.asarray(index.postings(list(weights)), dtype=np.int64).reshape(-1, 2)
+    postings = postings[postings[:, 1] != (-1 if exclude is None else exclude)]
+    term_order = np.fromiter(weights, dtype=np.int64, count=len(weights))
+    term_weight = np.fromiter((w for _, w in weights.values()), dtype=np.float64, count=len(weights))
+    sorter = np.argsort(term_order)
+    posting_weight = term_weight[sorter[np.searchsorted(term_order, postings[:, 0], sorter=sorter)]]
+    holders, where = np.unique(postings[:, 1], return_inverse=True)
+    sums = np.bincount(where, weights=posting_weight, minlength=len(holders))
+    shared: dict[int, float] = dict(zip(holders.tolist(), sums.tolist()))
     for key in anchor_pool(shared, settings.anchor_pool):
         found_by[key].add("anchors")
 
     # 3. Nearest lead vectors.
     cosines: dict[int, float] = {}
     if features.embedding is not None:
-        for key, cosine in index.query_vectors(features.embedding, settings.vector_pool + 1):
+        if neighbours is None:
+            neighbours = index.query_vectors(features.embedding, settings.vector_pool + 1)
+        for key, cosine in neighbours:
             if key != exclude and cosine >= settings.min_cosine:
                 cosines[key] = cosine
                 found_by[key].add("vector")
@@ -541,6 +577,11 @@ def candidates(
     signatures = index.signatures(keys)
     vectors = index.embeddings(keys) if features.embedding is not None else {}
     ids = index.doc_ids(keys)
+    shared_terms: dict[int, list[tuple[float, str]]] = defaultdict(list)  # the anchors each candidate shares
+    for term_id, key in postings[np.isin(postings[:, 1], keys)].tolist():
+        term, weight = weights[term_id]
+        if not term.startswith(_WORD_PREFIX):
+            shared_terms[key].append((weight, term))
     ranked: list[Candidate] = []
     for key in keys:
         signature, count = signatures.get(key, (None, 0))

@@ -62,6 +62,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from .errors import ConfigError, StoreError
 from .judge import JudgeSettings
 
@@ -73,7 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["EDGE_COLUMNS", "PAIR_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult",
-           "ScanSettings", "ScanStats", "build_result", "judge_pairs", "load_scan", "needs_semantic", "scan"]
+           "ScanSettings", "ScanStats", "build_result", "collapse_near_duplicates", "judge_pairs", "load_scan", "needs_semantic", "scan"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the scan exports (``clusters.json`` and the edge tables)."""
@@ -131,6 +133,11 @@ class ScanSettings:
         same_event_anchors, same_event_cosine: a lexically judged, not derived pair counts as the
             same event when it shares at least this share of rare-term weight *and* its lead
             vectors are at least this close.
+        duplicate_jaccard: near-duplicates (estimated shingle Jaccard at least this) are judged in
+            a star, see :func:`collapse_near_duplicates` (``> 1``: off, every candidate pair is
+            judged). Measured on the 100k benchmark store: copies of one article score 0.91-0.99,
+            42 % of the compared pairs were such copies; 31 of 1,471 other compared pairs reached
+            0.9 (byte-near re-issues, which are near-duplicates too).
         batch_docs: documents per committed batch.
         workers: processes for retrieval and judging; ``None``: one per CPU (at most 8); ``1``: in
             this process. Small stores (fewer than two batches) are scanned in this process.
@@ -154,6 +161,7 @@ class ScanSettings:
     paraphrase_cosine: float = 0.75
     same_event_anchors: float = 0.2
     same_event_cosine: float = 0.6
+    duplicate_jaccard: float = 0.9
     batch_docs: int = 64
     workers: int | None = None
 
@@ -164,6 +172,8 @@ class ScanSettings:
             raise ConfigError(f"scan.batch_docs must be a positive integer, got {self.batch_docs!r}")
         if self.escalate not in ("auto", "never", "always"):
             raise ConfigError(f"scan.escalate must be auto, never or always, got {self.escalate!r}")
+        if not 0.0 < self.duplicate_jaccard:
+            raise ConfigError(f"scan.duplicate_jaccard must be positive, got {self.duplicate_jaccard!r}")
         if not 0.0 <= self.escalate_low <= self.escalate_high <= 1.0:
             raise ConfigError("scan.escalate_low and escalate_high must satisfy 0 <= low <= high <= 1")
 
@@ -470,18 +480,97 @@ def _worker_open(store: str, settings: Settings, scan_settings: ScanSettings) ->
     _Worker.scan_settings = scan_settings
 
 
-def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[tuple[int, float, dict[str, float]]]]]:
-    from .retrieve import candidates
+_Found = tuple[int, float, dict[str, float]]
+
+
+def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[_Found]]]:
+    from .retrieve import candidates, score_stored_pair
 
     index, scan_settings = _Worker.index, _Worker.scan_settings
     assert index is not None and scan_settings is not None
     documents = index.documents_by_key(list(keys))
     features = index.stored_features(list(keys))
+    with_vector = [key for key in keys if features[key].embedding is not None]
+    searched = index.query_vectors_many(np.stack([features[k].embedding for k in with_vector]),
+                                        index.settings.vector_pool + 1) if with_vector else []
+    neighbours = dict(zip(with_vector, searched))
     out = []
     for key in keys:
-        found = candidates(index, documents[key], limit=scan_settings.limit_candidates, features=features[key])
-        out.append((key, [(c.key, c.score, c.signals) for c in found if c.score >= scan_settings.min_candidate_score]))
+        copy_of = _earliest_copy(index, key, features[key].minhash, scan_settings.duplicate_jaccard) \
+            if scan_settings.duplicate_jaccard <= 1.0 and features[key].shingle_count else None
+        if copy_of is not None:  # a copy: judged against its earliest copy only, no search needed
+            out.append((key, [(copy_of, *score_stored_pair(index, features[key], copy_of))]))
+            continue
+        found = candidates(index, documents[key], limit=scan_settings.limit_candidates, features=features[key],
+                           neighbours=neighbours.get(key))
+        kept = [(c.key, c.score, c.signals) for c in found if c.score >= scan_settings.min_candidate_score]
+        if scan_settings.duplicate_jaccard <= 1.0:
+            signatures = index.signatures([k for k, _, _ in kept])
+            kept = collapse_near_duplicates(key, kept, signatures, scan_settings.duplicate_jaccard)
+        out.append((key, kept))
     return out
+
+
+def _earliest_copy(index: Index, key: int, signature: np.ndarray, threshold: float) -> int | None:
+    """The first-added document sharing an LSH bucket with ``key`` whose estimated Jaccard reaches
+    ``threshold`` (a near-duplicate added earlier), or ``None``."""
+    earlier = sorted(k for k in index.query_lsh(signature) if k < key)
+    if not earlier:
+        return None
+    signatures = index.signatures(earlier)
+    for other in earlier:
+        stored, count = signatures.get(other, (None, 0))
+        if count and round(float((stored == signature).mean()), 4) >= threshold:
+            return other
+    return None
+
+
+def collapse_near_duplicates(key: int, found: Sequence[_Found], signatures: Mapping[int, tuple[Any, int]],
+                             threshold: float) -> list[_Found]:
+    """The candidate pairs of document ``key`` worth judging when some are near-duplicates (pure).
+
+    A crawl holds many near-identical copies of one article (syndication, archive copies, re-issued
+    wire stories). Judging every pair among ``n`` copies, and every copy against every relative of
+    the story, costs ``O(n^2)`` compares that add nothing: the copies are judged in a *star* instead.
+
+    * A document with an earlier-added near-duplicate among its candidates (estimated Jaccard
+      ``signals["jaccard"]`` at least ``threshold``) is paired only with the earliest one: it is a
+      copy, and the story's other relations are judged from that earlier document. (The local
+      scan looks for that earlier copy among the document's LSH bucket partners before searching
+      for candidates at all, and skips the search when it finds one.)
+    * Otherwise it keeps its candidates, except those with an earlier-added near-duplicate among
+      the same candidates (the pair with that earlier copy stands for both). Its own later
+      near-duplicates stay (they pair with their earliest copy anyway).
+
+    Keys follow the order in which documents were added (store keys, Spark ordinals), so both
+    engines pick the same pairs. ``signatures`` maps a candidate key to its ``(MinHash signature,
+    shingle count)``; candidates without shingles are never near-duplicates.
+
+    Example:
+        >>> import numpy as np
+        >>> sig = {1: (np.arange(4), 9), 2: (np.arange(4), 9), 3: (np.zeros(4), 9)}
+        >>> found = [(2, 0.9, {"jaccard": 0.2}), (1, 0.8, {"jaccard": 0.2}), (3, 0.5, {"jaccard": 0.0})]
+        >>> [k for k, _, _ in collapse_near_duplicates(5, found, sig, 0.9)]  # 2 is a copy of 1
+        [1, 3]
+        >>> [k for k, _, _ in collapse_near_duplicates(4, [(1, 0.9, {"jaccard": 0.95})] + found, sig, 0.9)]
+        [1]
+    """
+    copies_before = [item for item in found if item[0] < key and item[2].get("jaccard", 0.0) >= threshold]
+    if copies_before:
+        return [min(copies_before, key=lambda item: item[0])]
+    by_key = sorted(found, key=lambda item: item[0])
+    kept: list[_Found] = []
+    for position, item in enumerate(by_key):
+        mine = signatures.get(item[0])
+        if mine is not None and mine[1] and any(
+            other[0] in signatures and signatures[other[0]][1]
+            and float((signatures[other[0]][0] == mine[0]).mean()) >= threshold
+            for other in by_key[:position]
+        ):
+            continue
+        kept.append(item)
+    order = {item[0]: rank for rank, item in enumerate(found)}
+    return sorted(kept, key=lambda item: order[item[0]])
 
 
 _Pair = tuple[int, int, float, dict[str, float]]

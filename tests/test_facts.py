@@ -645,3 +645,94 @@ def test_surname_that_looks_like_a_demonym_after_an_honorific():
     assert [(f.kind, f.value) for f in facts if f.kind in ("person", "name", "place", "org")] == [
         ("person", "irish")
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# fast scanning: the anchored scans find exactly what the plain patterns find
+# ------------------------------------------------------------------------------------------
+
+_SCAN_SNIPPETS = (
+    "January", "Jan.", "Sept", "May", "mid-March", "in May", "since June 2004", "19 January 2025",
+    "19th of March", "Monday, January 19, 2025", "Tuesday morning", "the 1990s", "in 2016",
+    "(2016)", "pre-1967", "2000 prisoners", "$2005", "1998-99", "three days after",
+    "a year earlier", "Earlier this month", "later in the week", "THIS WEEK", "the previous day",
+    "Over The Weekend", "Today", "tonight", "In recent weeks", "over the next months",
+    "at the time", "about 2,000", "nearly 3.5 million", "more than 90%", "up to 15 dlrs",
+    "between 3 and 4", "USD 500", "US$12bn", "€4m", "some 20 people", "a dozen", "A million",
+    "twenty-five", "Eighteen", "one of the", "First", "at first", "21st century",
+    "Resolution 2334 (2016)", "resolutions 242 and 338", "No. 7", "S/RES/2334 (2016)",
+    "A/HRC/12/48", "Mr Irish", "Pakistan's Deputy Prime Minister", "J.R.R. Tolkien", "St. Louis",
+    "al-Qaeda", "El-Sisi", "West Bank-based", "İstanbul", "ſome 20", "\u212aelvin", "weeK",
+    "١٩ January", "x19 January", "12:30", "often", "idea", "Nevada, Idaho and", "\n", "\n\n",
+    "\t", ", ", ". ", "-", "(", '"', "’s", " ", " ", "\u00a0", "\u2009",
+)
+
+
+def _scan_texts(n: int = 300) -> list[str]:
+    import random
+
+    rng = random.Random(7)
+    texts = []
+    for _ in range(n):
+        count = rng.randint(1, 20)
+        parts = (rng.choice(_SCAN_SNIPPETS) + rng.choice(" \n,.") for _ in range(count))
+        text = "".join(parts)
+        texts.append(text.lower() if rng.random() < 0.2 else text)
+    return texts
+
+
+def test_case_traps_are_all_the_characters_where_lower_case_misleads():
+    from retold import facts as F
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    # characters that match an ASCII letter case-insensitively without being one ...
+    traps = {c for c in re.findall("(?i)[a-z]", every) if not c.isascii()}
+    # ... and those whose lower case is more than one character or newly ASCII
+    for c in every:
+        low = c.lower()
+        if low != c and (len(low) != 1 or (low.isascii() and not c.isascii())):
+            traps.add(c)
+    assert traps == set(F._CASE_TRAPS_RE.pattern.strip("[]"))
+
+
+def test_anchored_scans_find_what_the_plain_patterns_find():
+    from retold import facts as F
+
+    name_run = re.compile(
+        r"(?<![\w\u2019'.-])" + F._CAP_TOKEN + F._NAME_RUN_RE.pattern[len(F._FIRST_CAP_TOKEN) :]
+    )
+    for text in _scan_texts():
+        folded = F._folded(text)
+        scans = [(p, a) for p, _, a in F._DATE_PATTERNS if a] + [
+            (F._REL_COUNT_ANCHOR_RE, F._REL_COUNT_ANCHORS),
+            (F._IDENT_RE, F._IDENT_ANCHORS),
+            (F._SYMBOL_RE, F._SYMBOL_ANCHORS),
+            (F._ORDINAL_RE, F._ORDINAL_ANCHORS),
+        ]
+        for pattern, anchors in scans:
+            fast = [m.span() for m in F._finditer(pattern, text, anchors, folded)]
+            assert fast == [m.span() for m in pattern.finditer(text)], (pattern.pattern, text)
+        assert [m.span() for m in F._NAME_RUN_RE.finditer(text)] == [
+            m.span() for m in name_run.finditer(text)
+        ]
+        lower_words = re.findall(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*", text)
+        assert F._LOWER_WORD_RE.findall(text) == lower_words
+        mid_caps = re.findall(r"(?<=[a-z,;] )([A-Z][\w'\u2019-]*)", text)
+        assert F._MID_CAP_RE.findall(text) == mid_caps
+        tokens = [
+            m.start()
+            for m in F._NUMBER_TRIGGER_RE.finditer(text)
+            if m.group()[0].isdigit() or m.group().lower() in F._NUMBER_WORD_STARTS
+        ]
+        starts = list(F._number_starts(text, folded))
+        assert set(starts) <= set(tokens) and starts == sorted(starts)
+        # the number words dropped from the scan ("a" before anything but "dozen", "million" ...)
+        # are those no number can start with
+        assert not any(F._NUMBER_RE.match(text, pos) for pos in set(tokens) - set(starts))
+        for pos in range(len(text) + 1):
+            fast = F._number_prefix(text, pos, folded)
+            plain = F._NUMBER_PREFIX_RE.search(text, max(0, pos - 30), pos)
+            assert fast is not None and plain is not None
+            assert (fast.span(), fast.groupdict()) == (plain.span(), plain.groupdict())
+        for line in text.split("\n"):
+            assert F._continued_line(line) == bool(F._CONTINUED_LINE_END_RE.search(line))

@@ -17,6 +17,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retold.errors import StoreError
@@ -284,26 +285,36 @@ def test_known_lsh_shape_is_datasketch_s() -> None:
         assert shape == (lsh.b, lsh.r)
 
 
-def test_band_queries_match_the_hash_tables(store: Path) -> None:
-    """The first queries read the band matrix; they find exactly what datasketch's LSH finds."""
-    from datasketch import LeanMinHash
+def test_band_queries_match_datasketch_s_lsh(store: Path) -> None:
+    """The sorted band arrays find exactly what datasketch's MinHashLSH finds, with or without merging."""
+    from datasketch import LeanMinHash, MinHashLSH
 
-    from retold.index import _BAND_QUERIES
+    from retold.index import BandTable
     from retold.retrieve import MINHASH_SCHEME
 
     with Index.open(store) as index:
-        keys = [k for (k,) in index.db.execute("SELECT doc FROM signatures ORDER BY doc LIMIT 40")]
+        keys = [k for (k,) in index.db.execute(
+            "SELECT s.doc FROM signatures s JOIN documents d ON d.key = s.doc WHERE d.shingles > 0 ORDER BY s.doc")]
         signatures = index.signatures(keys)
-        from_bands = [sorted(index.query_lsh(signatures[k][0])) for k in keys]
-        assert index._lsh is None and index.lsh_build_s is not None  # no hash tables built yet
-        lsh = index.lsh()
-        for key, found in zip(keys, from_bands):
-            query = LeanMinHash(seed=index.settings.seed, hashvalues=signatures[key][0], scheme=MINHASH_SCHEME)
-            assert found == sorted(int(k) for k in lsh.query(query)) and key in found
-    with Index.open(store) as index:  # many queries (a scan): the hash tables take over
-        for _ in range(_BAND_QUERIES + 1):
-            index.query_lsh(signatures[keys[0]][0])
-        assert index._lsh is not None
+        lsh = MinHashLSH(threshold=index.settings.lsh_threshold, num_perm=index.settings.num_perm)
+        for key in keys:
+            lsh.insert(key, LeanMinHash(seed=index.settings.seed, hashvalues=signatures[key][0], scheme=MINHASH_SCHEME))
+        found = {k: index.query_lsh(signatures[k][0]) for k in keys}
+        assert index.lsh_build_s is not None
+        bands, rows = lsh.b, lsh.r
+    # the same rows added one by one: waiting unsorted (no merge), or merged every 5 rows
+    unmerged, merged = BandTable(bands, rows), BandTable(bands, rows)
+    merged.MERGE_ROWS = 5
+    for key in keys:
+        for table in (unmerged, merged):
+            table.add(np.array([key]), signatures[key][0].reshape(1, -1))
+    assert len(unmerged) == len(merged) == len(keys) > 20
+    for key in keys:
+        query = LeanMinHash(seed=1, hashvalues=signatures[key][0], scheme=MINHASH_SCHEME)
+        expected = sorted(int(k) for k in lsh.query(query))
+        assert found[key] == expected and key in expected
+        assert unmerged.query(signatures[key][0]) == merged.query(signatures[key][0]) == expected
+    assert any(len(v) > 1 for v in found.values())  # the examples' rewrites share buckets
 
 
 def test_band_queries_see_documents_added_after_loading(tmp_path: Path, examples: list[Document]) -> None:

@@ -101,6 +101,33 @@ def test_an_edge_of_unclear_direction_does_not_pick_the_earliest_source(
     assert cluster.earliest_by == "derivation root"
 
 
+def test_syndicated_copies_are_judged_in_a_star(tmp_path: Path, examples: dict[str, Document]) -> None:
+    """Three syndicated copies of the wire story (another footer each): every copy gets a copy edge
+    to the first-added one, the rewrites keep their edges to it, and the scan judges fewer pairs
+    than without the near-duplicate rule, for the same clusters."""
+    wire = examples["wire_story"]
+    footers = ("Republished with permission of the Harbour Gazette.", "Syndicated by Coastal Wire Services.",
+               "This story first appeared in the Northern Ledger.")
+    copies = [Document(text=f"{wire.text}\n\n{footer}", id=f"copy-{n}", name=f"copy-{n}", title=wire.title)
+              for n, footer in enumerate(footers)]
+    ordered = [wire, *copies, examples["rewrite_close"], examples["rewrite_condensed"], examples["independent_report"]]
+    results = {}
+    for name, threshold in (("star", 0.9), ("all", 1.01)):
+        with Index.open(tmp_path / name, create=True) as index:
+            index.add(ordered, workers=1)
+            results[name] = scan(index, scan_settings=ScanSettings(batch_docs=8, workers=1,
+                                                                     duplicate_jaccard=threshold))
+    star, every = results["star"], results["all"]
+    copy_edges = {(e.derivative, e.source) for e in star.edges if e.derivative.startswith("copy-")}
+    assert copy_edges == {(c.id, wire.id) for c in copies}
+    assert all(e.type == "copy" for e in star.edges if e.derivative.startswith("copy-"))
+    rewrites = {examples["rewrite_close"].id, examples["rewrite_condensed"].id}
+    assert {(e.derivative, e.source) for e in star.edges if e.derivative in rewrites} == {(r, wire.id) for r in rewrites}
+    assert star.stats.pairs_judged < every.stats.pairs_judged
+    assert sorted(sorted(c.documents) for c in star.clusters) == sorted(sorted(c.documents) for c in every.clusters)
+    assert examples["independent_report"].id not in {d for e in star.edges for d in (e.derivative, e.source)}
+
+
 def test_exports_hold_the_same_rows(scanned) -> None:
     result, out = scanned
     jsonl = [json.loads(line) for line in (out / "edges.jsonl").read_text().splitlines()]

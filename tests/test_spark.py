@@ -79,6 +79,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> list[
          "text": _rewrite_light(records[10]["text"])},
         {"id": f"digest-of-{records[40]['id']}", "title": "In brief: " + records[40]["title"],
          "text": _rewrite_condensed(records[40]["text"])},
+    ] + [  # syndicated copies: the near-duplicate rule judges them in a star in both engines
+        {"id": f"copy{n}-of-{records[25]['id']}", "title": records[25]["title"],
+         "text": records[25]["text"] + f"\n\n{footer}"}
+        for n, footer in enumerate(("Republished with permission.", "Syndicated by the Coastal Wire."))
     ]
     with (root / "bbc.jsonl").open("w", encoding="utf-8") as out:
         for record in records:
@@ -167,6 +171,8 @@ def test_spark_links_the_rewrites_made_here(spark_out: Path) -> None:
     rewrites = {d: s for d, s in derivatives.items() if d.startswith(("rewrite-of-", "digest-of-"))}
     assert {d.split("-of-", 1)[1] for d in rewrites} == set(rewrites.values())
     assert len(rewrites) == 2
+    copies = {d: s for d, s in derivatives.items() if d.startswith("copy")}
+    assert len(copies) == 2 and {d.split("-of-", 1)[1] for d in copies} == set(copies.values())
 
 
 def test_a_second_run_resumes_from_the_checkpoints(corpus: list[str], spark_out: Path, spark_session) -> None:

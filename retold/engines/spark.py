@@ -334,6 +334,23 @@ def score_partition(rows: Iterable[Any], retrieve_settings: RetrieveSettings) ->
         yield {"q": row["q"], "c": row["c"], "c_id": row["c_id"], "score": round(score, 4), **signals}
 
 
+def collapse_partition(rows: Iterable[Any], threshold: float) -> Iterator[dict[str, Any]]:
+    """Apply :func:`retold.scan.collapse_near_duplicates` to each document's kept candidates.
+
+    Each row holds a document ``q`` and ``found``: its candidates with their signals, shingle
+    counts and signatures; the rows of the candidates worth judging come out, as ``scored`` rows.
+    """
+    from ..scan import collapse_near_duplicates
+
+    signal_names = ("shingles", "jaccard", "anchors", "vector")
+    for row in rows:
+        found = [(c["c"], c["score"], {name: c[name] for name in signal_names}) for c in row["found"]]
+        signatures = {c["c"]: (np.frombuffer(c["c_minhash"], dtype="<u4"), c["c_count"]) for c in row["found"]}
+        ids = {c["c"]: c["c_id"] for c in row["found"]}
+        for key, score, signals in collapse_near_duplicates(row["q"], found, signatures, threshold):
+            yield {"q": row["q"], "c": key, "c_id": ids[key], "score": score, **signals}
+
+
 def nearest_partition(rows: Iterable[Any], keys: np.ndarray, matrix: np.ndarray, k: int,
                       min_cosine: float, block: int = 512) -> Iterator[tuple[int, int, float]]:
     """``(query, neighbour, cosine)``: each document's ``k`` nearest others with cosine ≥ ``min_cosine``."""
@@ -594,6 +611,20 @@ def _stage_pairs(run: _Run, features: DataFrame) -> DataFrame:
     kept = scored.withColumn("_rank", F.row_number().over(best)) \
         .where((F.col("_rank") <= run.scan.limit_candidates) & (F.col("score") >= run.scan.min_candidate_score)) \
         .drop("_rank")
+    if run.scan.duplicate_jaccard <= 1.0:  # near-duplicates judged in a star, as the local scan does
+        # A document with an earlier near-duplicate is paired with the earliest one only ...
+        earliest = Window.partitionBy("q").orderBy("c")
+        copy_rows = scored.where((F.col("c") < F.col("q")) & (F.col("jaccard") >= run.scan.duplicate_jaccard)) \
+            .withColumn("_n", F.row_number().over(earliest)).where("_n = 1").drop("_n")
+        kept = kept.join(copy_rows.select("q"), "q", "left_anti")
+        # ... and the others drop candidates that have an earlier near-duplicate among their candidates.
+        signatures = side.select(F.col("ordinal").alias("c"), F.col("shingle_count").alias("c_count"),
+                                 F.col("minhash").alias("c_minhash"))
+        grouped = kept.join(signatures, "c").groupBy("q").agg(F.collect_list(F.struct(
+            "c", "c_id", "score", "shingles", "jaccard", "anchors", "vector", "c_count", "c_minhash")).alias("found"))
+        threshold = run.scan.duplicate_jaccard
+        kept = spark.createDataFrame(grouped.rdd.mapPartitions(lambda it: collapse_partition(it, threshold)),
+                                     _schema("scored")).unionByName(copy_rows)
     unordered = kept.withColumn("doc_a", F.least("q", "c")).withColumn("doc_b", F.greatest("q", "c"))
     first = Window.partitionBy("doc_a", "doc_b").orderBy("q")
     return unordered.withColumn("_n", F.row_number().over(first)).where("_n = 1") \
