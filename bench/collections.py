@@ -24,7 +24,8 @@ Each size runs in a subprocess, so its peak RSS is its own: ``python -m bench.co
 
 Speed alone (index docs/s and CPU per document, trace latency with and without the compare tiers),
 keeping the store in WORKDIR so that a 100k store is indexed once and traced again:
-``python -m bench.collections speed SIZE WORKDIR [--index-only | --trace-only]``;
+``python -m bench.collections speed SIZE WORKDIR [--index-only | --trace-only | --scan-only]`` (the scan
+of an indexed store: wall time, peak memory of the scan and its workers together, edge scores);
 :func:`record_speed` files a result under ``speed.<size>`` in the results file.
 """
 
@@ -412,6 +413,54 @@ def bench_index(size: int, store: Path) -> dict[str, Any]:
             "load_avg_after": round(os.getloadavg()[0], 2), "workers": min(os.cpu_count() or 1, 8)}
 
 
+def bench_scan(size: int, store: Path) -> dict[str, Any]:
+    """Scan the ``size`` store from scratch with ``retold scan`` (two tiers, 2 workers) and score it.
+
+    The scan runs as the CLI in a subprocess; the resident memory of its whole process tree (the
+    scan and its workers together) is sampled every 0.5 s, so ``peak_rss_mb_total`` is what the
+    machine had to hold at once. Edges are scored against the corpus truth as in :func:`run_size`.
+    """
+    import os
+
+    import psutil
+
+    from retold.index import Index
+    from retold.scan import load_scan
+
+    command = [sys.executable, "-m", "retold.cli", "scan", str(store), "--restart", "--quiet"]
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(process.pid)
+    peak_total = peak_worker = 0.0
+    cpu_s = 0.0
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            rss = [proc.memory_info().rss / 2**20 for proc in tree]
+            cpu_s = max(cpu_s, sum(sum(proc.cpu_times()[:2]) for proc in tree))
+        except psutil.Error:  # a process ended between listing and reading it
+            continue
+        peak_total = max(peak_total, sum(rss))
+        peak_worker = max(peak_worker, max(rss[1:], default=0.0))
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"retold scan failed ({process.returncode}): {stderr.strip()[-500:]}")
+    with Index.open(store) as index:
+        result = load_scan(index)
+        stats = index.db.execute("SELECT stage, COUNT(*) FROM results GROUP BY stage").fetchall()
+    documents, truth = build_corpus(size)
+    scored = _score_edges(result, truth, {d.id for d in documents})
+    scored.pop("_missed")
+    return {"seconds": round(seconds, 1), "minutes": round(seconds / 60, 1), "docs_per_s": round(size / seconds, 1),
+            "cpu_s_sampled": round(cpu_s, 1), "peak_rss_mb_total": round(peak_total, 1),
+            "peak_rss_mb_largest_worker": round(peak_worker, 1), "pairs_by_stage": dict(stats),
+            "load_avg_before": round(load_before, 2), "summary": stderr.strip().splitlines()[-1:],
+            **scored}
+
+
 def bench_trace(size: int, store: Path, n: int = 20, limit: int = 5) -> dict[str, Any]:
     """Time :func:`retold.trace.trace` for ``n`` derived documents (rewrites and PAN suspicious ones).
 
@@ -487,10 +536,14 @@ def bench_trace(size: int, store: Path, n: int = 20, limit: int = 5) -> dict[str
     return out
 
 
-def speed(size: int, workdir: Path, trace_only: bool = False, index_only: bool = False) -> dict[str, Any]:
-    """Index throughput and trace latency at one size (the store is kept in ``workdir``)."""
+def speed(size: int, workdir: Path, trace_only: bool = False, index_only: bool = False,
+          scan_only: bool = False) -> dict[str, Any]:
+    """Index throughput, trace latency and scan time at one size (the store is kept in ``workdir``)."""
     store = workdir / f"speed-store-{size}"
     out: dict[str, Any] = {"size": size}
+    if scan_only:
+        out["scan"] = bench_scan(size, store)
+        return out
     if not trace_only:
         out["index"] = bench_index(size, store)
     if not index_only:
@@ -525,15 +578,18 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
             subprocess.run([sys.executable, "-m", "bench.collections", str(size), handle.name], check=True, cwd=ROOT)
             results["sizes"][str(size)] = json.loads(Path(handle.name).read_text())
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "collections.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = RESULTS / "collections.json"
+    if path.exists():  # keep the speed runs (100k) filed by record_speed
+        results["speed"] = json.loads(path.read_text()).get("speed", {})
+    path.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "speed":
-        # python -m bench.collections speed SIZE WORKDIR [--index-only|--trace-only]
+        # python -m bench.collections speed SIZE WORKDIR [--index-only|--trace-only|--scan-only]
         result = speed(int(argv[1]), Path(argv[2]), trace_only="--trace-only" in argv,
-                       index_only="--index-only" in argv)
+                       index_only="--index-only" in argv, scan_only="--scan-only" in argv)
         print(json.dumps(result, indent=2))
         return 0
     size = int(argv[0])

@@ -67,7 +67,7 @@ import numpy as np
 
 from .errors import StoreError
 from .model import Document
-from .processes import die_with_parent
+from .processes import pool_worker_init
 from .retrieve import (
     FEATURE_FIELDS,
     DocumentFeatures,
@@ -441,7 +441,10 @@ class Index:
         except ValueError:  # pragma: no cover - platforms without fork
             context = multiprocessing.get_context()
         pending: deque[tuple[list[Document], Future[list[DocumentFeatures]]]] = deque()
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=die_with_parent,
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread here too: forked workers start with this process's thread settings
+        with threadpool_limits(limits=1, user_api="blas"), ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=pool_worker_init,
                                  initargs=(os.getpid(),)) as pool:
             for chunk in _iter_chain(first, stream):
                 pending.append((chunk, pool.submit(_features_task, chunk, self.settings)))

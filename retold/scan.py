@@ -458,9 +458,9 @@ class _Worker:
 
 
 def _pool_worker_open(parent_pid: int, store: str, settings: Settings, scan_settings: ScanSettings) -> None:
-    from .processes import die_with_parent
+    from .processes import pool_worker_init
 
-    die_with_parent(parent_pid)
+    pool_worker_init(parent_pid)
     _worker_open(store, settings, scan_settings)
 
 

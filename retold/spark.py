@@ -80,7 +80,8 @@ def run_from_args(inputs: Sequence[str], args: argparse.Namespace) -> Path:
     )
     return run_spark(
         inputs, args.out, master=master, until=args.until, settings=settings, retrieve_settings=retrieve,
-        scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates),
+        scan_settings=ScanSettings(escalate=args.escalate, limit_candidates=args.limit_candidates,
+                                   duplicate_jaccard=args.duplicate_jaccard),
         spark_settings=plumbing, checkpoint_dir=args.checkpoints,
     )
 
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     judging.add_argument("--encoder", default=None, help="sentence encoder (default use-m3; 'none': lexical only)")
     judging.add_argument("--escalate", choices=("auto", "never", "always"), default="auto")
     judging.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N")
+    judging.add_argument("--duplicate-jaccard", type=float, default=0.9, metavar="J")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: info and tracebacks, -vv: debug")
     return parser
 
