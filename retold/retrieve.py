@@ -49,7 +49,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -123,6 +123,12 @@ class RetrieveSettings:
             rescaled vector signal.
         w_shingles, w_anchors, w_vector: weights of the three signals in the final score.
         min_score: candidates scoring below this are dropped.
+        window_chars: a document longer than 1.5 times this is also searched window by window
+            (paragraph-aligned parts of about this many characters), and each candidate keeps its
+            best score: a long article built from small passages of several sources shares too
+            little with each as a whole. 0 turns it off. Measured on 240 PAN 2013 pairs among
+            1,000 BBC articles (recall of the true source in the top 10): 0.75 without windows,
+            0.879 with 2,000-character windows (random obfuscation 34 → 51 of 60), 0.871 with 1,000.
 
     Example:
         >>> RetrieveSettings(shingle_size=4).shingle_size
@@ -149,6 +155,7 @@ class RetrieveSettings:
     w_anchors: float = 0.4
     w_vector: float = 0.2
     min_score: float = 0.02
+    window_chars: int = 2000
 
     def __post_init__(self) -> None:
         for name in ("shingle_size", "num_perm", "lead_chars", "anchor_pool", "vector_pool", "min_max_df",
@@ -160,6 +167,8 @@ class RetrieveSettings:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"retrieve.{name} must lie in [0, 1), got {value!r}")
+        if not isinstance(self.window_chars, int) or self.window_chars < 0:
+            raise ConfigError(f"retrieve.window_chars must be a non-negative integer, got {self.window_chars!r}")
         if self.lsh_threshold <= 0.0:
             raise ConfigError("retrieve.lsh_threshold must be above 0")
         unknown = set(self.anchor_kinds) - set(_ANCHOR_PREFIX)
@@ -182,8 +191,6 @@ class RetrieveSettings:
     @classmethod
     def from_stored(cls, stored: dict[str, Any], base: RetrieveSettings | None = None) -> RetrieveSettings:
         """``base`` (or the defaults) with the feature settings a store recorded."""
-        from dataclasses import replace
-
         values = {name: stored[name] for name in FEATURE_FIELDS if name in stored}
         if "anchor_kinds" in values:
             values["anchor_kinds"] = tuple(values["anchor_kinds"])
@@ -370,7 +377,6 @@ def document_features(document: Document, settings: RetrieveSettings, embed: boo
 
 
 def _with_embeddings(batch: list[DocumentFeatures], settings: RetrieveSettings) -> list[DocumentFeatures]:
-    from dataclasses import replace
 
     from .encoders import get_encoder
 
@@ -462,6 +468,22 @@ def score_candidate(
     return score, signals
 
 
+def _windows(text: str, size: int) -> list[str]:
+    """``text`` cut at line breaks into parts of about ``size`` characters (a longer line is one part)."""
+    parts: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in text.splitlines(keepends=True):
+        if current and length + len(line) > size:
+            parts.append("".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line)
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return [part for part in parts if part.strip()]
+
+
 def _rare_weights(index: Index, features: DocumentFeatures, exclude: int | None, n_docs: int,
                   settings: RetrieveSettings) -> tuple[dict[int, tuple[str, float]], float]:
     """``{term_id: (term, idf weight)}`` of the document's rare terms, and their total weight."""
@@ -505,6 +527,7 @@ def candidates(
     settings: RetrieveSettings | None = None,
     features: DocumentFeatures | None = None,
     neighbours: Sequence[tuple[int, float]] | None = None,
+    windows: bool = True,
 ) -> list[Candidate]:
     """Candidate sources (or derivatives) of ``document`` among the documents of ``index``.
 
@@ -519,6 +542,10 @@ def candidates(
         features: the document's features, when already computed.
         neighbours: the vector signal's ``index.query_vectors(features.embedding, vector_pool + 1)``,
             when already searched (a scan searches many documents in one batch).
+        windows: also search a long document window by window (see
+            :attr:`RetrieveSettings.window_chars`); a candidate then keeps its best score, from
+            the whole document or from one window. ``scan`` searches whole documents only (both
+            engines find the same pairs).
 
     Returns:
         Candidates, best first.
@@ -600,6 +627,15 @@ def candidates(
                 key=key,
             )
         )
+    if windows and settings.window_chars and len(document.text) > 1.5 * settings.window_chars:
+        best = {c.key: c for c in ranked}
+        whole = replace(settings, window_chars=0)
+        for number, part in enumerate(_windows(document.text, settings.window_chars)):
+            window = Document(text=part, id=f"{document.id}#window{number}", name=document.name)
+            for found in candidates(index, window, limit=limit, settings=whole, windows=False):
+                if found.key != exclude and (found.key not in best or found.score > best[found.key].score):
+                    best[found.key] = found
+        ranked = list(best.values())
     ranked.sort(key=lambda c: (-c.score, c.doc_id))
     logger.debug(
         "candidates for %s: %d proposed, %d kept, %.1f ms",

@@ -502,7 +502,7 @@ def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[_Found]]]:
             out.append((key, [(copy_of, *score_stored_pair(index, features[key], copy_of))]))
             continue
         found = candidates(index, documents[key], limit=scan_settings.limit_candidates, features=features[key],
-                           neighbours=neighbours.get(key))
+                           neighbours=neighbours.get(key), windows=False)
         kept = [(c.key, c.score, c.signals) for c in found if c.score >= scan_settings.min_candidate_score]
         if scan_settings.duplicate_jaccard <= 1.0:
             signatures = index.signatures([k for k, _, _ in kept])
