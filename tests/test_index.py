@@ -353,3 +353,31 @@ def test_trace_tiers_agree_on_the_source(store: Path, examples: list[Document]) 
     assert [s.doc_id for s in tiered.sources if s.derived] == [s.doc_id for s in full.sources if s.derived]
     with pytest.raises(ConfigError):
         TraceSettings(escalate="sometimes")
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.5, 0.8, 0.95])
+def test_band_table_matches_datasketch_for_every_band_shape(threshold: float) -> None:
+    """r = 2 packs a band into one uint64, r = 1 and r > 2 take other paths: all find datasketch's keys."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from retold.index import BandTable
+    from retold.retrieve import MINHASH_SCHEME
+
+    rng = np.random.default_rng(0)
+    signatures = rng.integers(0, 2**32, size=(60, 128), dtype=np.uint32)
+    for row in range(30, 60):  # noisy copies of the first 30, so that buckets are shared
+        signatures[row] = signatures[row - 30]
+        noise = rng.random(128) < (0.03 if row < 45 else 0.4)  # close copies and loose ones
+        signatures[row][noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint32)
+    lsh = MinHashLSH(threshold=threshold, num_perm=128)
+    for key, signature in enumerate(signatures):
+        lsh.insert(key, LeanMinHash(seed=1, hashvalues=signature, scheme=MINHASH_SCHEME))
+    for merge_rows in (5, BandTable.MERGE_ROWS):
+        table = BandTable(lsh.b, lsh.r)
+        table.MERGE_ROWS = merge_rows
+        for key, signature in enumerate(signatures):
+            table.add(np.array([key]), signature.reshape(1, -1))
+        for key, signature in enumerate(signatures):
+            expected = sorted(int(k) for k in lsh.query(LeanMinHash(seed=1, hashvalues=signature, scheme=MINHASH_SCHEME)))
+            assert table.query(signature) == expected
+        assert any(len(table.query(s)) > 1 for s in signatures)
