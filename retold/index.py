@@ -433,6 +433,8 @@ class Index:
 
     def _add_parallel(self, first: list[list[Document]], stream: Iterator[list[Document]], n_workers: int,
                       take: Callable[[list[Document], list[DocumentFeatures]], None]) -> None:
+        from threadpoolctl import threadpool_limits
+
         from .encoders import get_encoder
 
         get_encoder(self.settings.encoder)  # load once here; forked workers share it
@@ -441,11 +443,10 @@ class Index:
         except ValueError:  # pragma: no cover - platforms without fork
             context = multiprocessing.get_context()
         pending: deque[tuple[list[Document], Future[list[DocumentFeatures]]]] = deque()
-        from threadpoolctl import threadpool_limits
-
         # one BLAS thread here too: forked workers start with this process's thread settings
-        with threadpool_limits(limits=1, user_api="blas"), ProcessPoolExecutor(max_workers=n_workers, mp_context=context, initializer=pool_worker_init,
-                                 initargs=(os.getpid(),)) as pool:
+        with threadpool_limits(limits=1, user_api="blas"), ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=context, initializer=pool_worker_init, initargs=(os.getpid(),)
+        ) as pool:
             for chunk in _iter_chain(first, stream):
                 pending.append((chunk, pool.submit(_features_task, chunk, self.settings)))
                 while len(pending) > 2 * n_workers:

@@ -514,8 +514,8 @@ def score_stored_pair(index: Index, features: DocumentFeatures, key: int,
     other_terms = set(other.terms)
     shared = sum(weight for term, weight in weights.values() if term in other_terms)
     score, signals = score_candidate(
-        features.minhash, features.shingle_count, other.minhash if other.shingle_count else None,
-        other.shingle_count, shared, total_weight, features.embedding, other.embedding, settings,
+        features.minhash, features.shingle_count, other.minhash, other.shingle_count, shared, total_weight,
+        features.embedding, other.embedding, settings,
     )
     return round(score, 4), signals
 

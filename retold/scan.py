@@ -490,39 +490,46 @@ def _candidates_task(keys: Sequence[int]) -> list[tuple[int, list[_Found]]]:
     assert index is not None and scan_settings is not None
     documents = index.documents_by_key(list(keys))
     features = index.stored_features(list(keys))
-    with_vector = [key for key in keys if features[key].embedding is not None]
+    stars = scan_settings.duplicate_jaccard <= 1.0
+    copy_of = {key: _earliest_copy(index, key, features[key], scan_settings.duplicate_jaccard)
+               for key in keys} if stars else {}
+    # the nearest lead vectors of the documents that need a search, in one faiss call
+    with_vector = [key for key in keys if copy_of.get(key) is None and features[key].embedding is not None]
     searched = index.query_vectors_many(np.stack([features[k].embedding for k in with_vector]),
                                         index.settings.vector_pool + 1) if with_vector else []
     neighbours = dict(zip(with_vector, searched))
     out = []
     for key in keys:
-        copy_of = _earliest_copy(index, key, features[key].minhash, scan_settings.duplicate_jaccard) \
-            if scan_settings.duplicate_jaccard <= 1.0 and features[key].shingle_count else None
-        if copy_of is not None:  # a copy: judged against its earliest copy only, no search needed
-            out.append((key, [(copy_of, *score_stored_pair(index, features[key], copy_of))]))
+        if copy_of.get(key) is not None:  # a copy: judged against its earliest copy only, no search needed
+            out.append((key, [(copy_of[key], *score_stored_pair(index, features[key], copy_of[key]))]))
             continue
         found = candidates(index, documents[key], limit=scan_settings.limit_candidates, features=features[key],
                            neighbours=neighbours.get(key), windows=False)
         kept = [(c.key, c.score, c.signals) for c in found if c.score >= scan_settings.min_candidate_score]
-        if scan_settings.duplicate_jaccard <= 1.0:
+        if stars:
             signatures = index.signatures([k for k, _, _ in kept])
             kept = collapse_near_duplicates(key, kept, signatures, scan_settings.duplicate_jaccard)
         out.append((key, kept))
     return out
 
 
-def _earliest_copy(index: Index, key: int, signature: np.ndarray, threshold: float) -> int | None:
-    """The first-added document sharing an LSH bucket with ``key`` whose estimated Jaccard reaches
-    ``threshold`` (a near-duplicate added earlier), or ``None``."""
-    earlier = sorted(k for k in index.query_lsh(signature) if k < key)
-    if not earlier:
+def _earliest_copy(index: Index, key: int, features: Any, threshold: float) -> int | None:
+    """The first-added document sharing an LSH bucket with ``key`` that is its near-duplicate
+    (:func:`_near_duplicates`), or ``None``."""
+    if not features.shingle_count:
         return None
-    signatures = index.signatures(earlier)
-    for other in earlier:
-        stored, count = signatures.get(other, (None, 0))
-        if count and round(float((stored == signature).mean()), 4) >= threshold:
-            return other
-    return None
+    earlier = sorted(k for k in index.query_lsh(features.minhash) if k < key)
+    signatures = index.signatures(earlier) if earlier else {}
+    mine = (features.minhash, features.shingle_count)
+    return next((other for other in earlier if _near_duplicates(mine, signatures.get(other), threshold)), None)
+
+
+def _near_duplicates(a: tuple[Any, int] | None, b: tuple[Any, int] | None, threshold: float) -> bool:
+    """Whether two ``(MinHash signature, shingle count)`` are near-duplicates: both have shingles
+    and their estimated Jaccard, rounded as the ``jaccard`` retrieval signal, reaches ``threshold``."""
+    if a is None or b is None or not a[1] or not b[1]:
+        return False
+    return round(float(np.mean(a[0] == b[0])), 4) >= threshold
 
 
 def collapse_near_duplicates(key: int, found: Sequence[_Found], signatures: Mapping[int, tuple[Any, int]],
@@ -562,13 +569,8 @@ def collapse_near_duplicates(key: int, found: Sequence[_Found], signatures: Mapp
     kept: list[_Found] = []
     for position, item in enumerate(by_key):
         mine = signatures.get(item[0])
-        if mine is not None and mine[1] and any(
-            other[0] in signatures and signatures[other[0]][1]
-            and float((signatures[other[0]][0] == mine[0]).mean()) >= threshold
-            for other in by_key[:position]
-        ):
-            continue
-        kept.append(item)
+        if not any(_near_duplicates(mine, signatures.get(other[0]), threshold) for other in by_key[:position]):
+            kept.append(item)
     order = {item[0]: rank for rank, item in enumerate(found)}
     return sorted(kept, key=lambda item: order[item[0]])
 

@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     judging.add_argument("--encoder", default=None, help="sentence encoder (default use-m3; 'none': lexical only)")
     judging.add_argument("--escalate", choices=("auto", "never", "always"), default="auto")
     judging.add_argument("--limit-candidates", type=_positive_int, default=10, metavar="N")
-    judging.add_argument("--duplicate-jaccard", type=float, default=0.9, metavar="J")
+    judging.add_argument("--duplicate-jaccard", type=float, default=0.9, metavar="J",
+                         help="near-duplicates (estimated shingle Jaccard >= J) are judged against their earliest "
+                         "copy only (default 0.9; above 1: every candidate pair)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: info and tracebacks, -vv: debug")
     return parser
 
