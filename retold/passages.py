@@ -2,7 +2,8 @@
 
 Used by ``retold eval pan`` (PAN 2013 text alignment). The method follows Sanchez-Perez, Sidorov
 and Gelbukh (PAN 2014, "A winning approach to text alignment for text reuse detection at PAN
-2014"), with two additions of ours (edge trimming and a whole-document summary pass). Every step is
+2014"), with additions of ours (a learned cluster validator, edge trimming and tightening, word-level
+edges for literal copies and a whole-document summary pass). Every step is
 a pure function below; :func:`detect_passages` chains them:
 
 1. **Sentences.** :func:`plain_sentences` splits each text (blingfire); sentences with fewer than
@@ -12,12 +13,18 @@ a pure function below; :func:`detect_passages` chains them:
    reaches ``seed_dice`` (:func:`find_seeds`).
 3. **Extension.** :func:`cluster_seeds` splits the seeds alternately along the suspicious and the
    source text wherever two neighbours are more than ``max_gap_sentences`` apart, until no split
-   changes anything. A cluster is kept when the cosine of its two fragments (the sums of their
-   sentence vectors) reaches ``validation_cosine``; otherwise its seeds are clustered again with a
-   gap one smaller (:func:`extend`).
+   changes anything. A cluster is kept when a logistic model over its features
+   (:func:`cluster_features`: fragment cosine, seed strengths, sentence counts and densities,
+   order, literal word overlap, ...) gives it a probability of at least ``validation_probability``
+   of lying inside a reused passage; otherwise its seeds are clustered again with a gap one smaller
+   (:func:`extend`). The model is fitted on half of the PAN 2013 training pairs
+   (``bench/fit_pan_validator.py``); with ``validator=""`` the rule is Sanchez-Perez's: the cosine
+   of the two fragments (sums of their sentence vectors) must reach ``validation_cosine``.
 4. **Edge trimming.** A seed at the edge of a cluster (first or last on either side) that is much
    weaker than the cluster's median seed (``trim_ratio``) is dropped: a host-document sentence next
    to a copied passage that happens to share a few words with it otherwise stretches the passage.
+   Then each passage edge moves by whole sentences while that raises the fragment cosine
+   (:func:`tighten_bounds`), and literal copies get word-level edges (:func:`refine_edges`).
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
@@ -42,8 +49,12 @@ of the files as they are.
 from __future__ import annotations
 
 import difflib
+import json
+import math
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 from scipy import sparse
@@ -90,6 +101,9 @@ class PassageSettings:
         refine_ngram, refine_run, refine_min_share, refine_margin_sentences, refine_min_cosine: word-level edge
             refinement of literal copies (see :func:`refine_edges`); ``refine_ngram=0`` turns
             it off.
+        refine_free_share: when shared word n-grams cover this share of the passage, refined
+            edges may also drop whole sentences (a near-verbatim copy's word runs are trusted).
+        tighten, widen: sentence-level edge moves before refinement (:func:`tighten_bounds`).
         summary: run the summary pass (step 6 of the module docstring).
         summary_cosine: the window-to-document cosine a summary needs.
         summary_window_chars: the length of the suspicious window the summary pass looks for.
@@ -99,9 +113,14 @@ class PassageSettings:
         summary_match_cosine: the tf-isf cosine a window sentence's best source sentence needs to
             count for the spread.
         summary_margin_chars: passages ending this far outside the window still count as inside.
+        validator: name of the learned cluster validator (``retold/data/NAME.json``, fitted by
+            ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
+            ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
+            Sanchez-Perez et al. (``single_sentence_cosine`` applies in both cases).
         second_seed_cosine, second_seed_dice, second_validation_cosine: when steps 2-5 find
             nothing, they run once more with these weaker seed thresholds and a stricter
-            validation (``second_seed_cosine=0`` turns it off).
+            validation (``second_seed_cosine=0`` turns it off); with a validator, the second
+            pass uses ``second_validator`` at ``second_validation_probability`` instead.
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -124,6 +143,9 @@ class PassageSettings:
     refine_margin_sentences: int = 1
     refine_min_cosine: float = 0.0
     refine_blocks: bool = True
+    refine_free_share: float = 0.97
+    tighten: float = 0.001
+    widen: float = 0.01
     chain: bool = False
     summary: bool = True
     summary_cosine: float = 0.36
@@ -135,6 +157,10 @@ class PassageSettings:
     second_seed_cosine: float = 0.25
     second_seed_dice: float = 0.2
     second_validation_cosine: float = 0.55
+    validator: str = "pan_validator"
+    validation_probability: float = 0.8
+    second_validator: str = "pan_validator"
+    second_validation_probability: float = 0.95
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -330,6 +356,98 @@ def _best_chain(cluster: list[Seed], similarity: np.ndarray, gap: int) -> list[S
     return chain[::-1]
 
 
+VALIDATOR_FEATURES = (
+    "fragment_cosine", "seeds", "suspicious_sentences", "source_sentences", "seed_cosine_mean",
+    "seed_cosine_max", "seed_cosine_min", "seed_dice_mean", "log_suspicious_chars",
+    "log_source_chars", "log_length_ratio", "suspicious_density", "source_density", "order",
+    "literal_share", "pair_seed_rate", "gap", "single_sentence",
+)  # fmt: skip
+"""What the learned cluster validator sees of a cluster (:func:`cluster_features`)."""
+
+
+def cluster_features(
+    cluster: list[Seed], gap: int, similarity: np.ndarray, suspicious: _Side, source: _Side, pair_seed_rate: float
+) -> np.ndarray:
+    """The :data:`VALIDATOR_FEATURES` of one seed cluster, as a float vector."""
+    d_lo, d_hi, s_lo, s_hi = bounds = _bounds(cluster)
+    d_span = Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end)
+    r_span = Span(source.spans[s_lo].start, source.spans[s_hi].end)
+    cosines = [float(similarity[seed]) for seed in cluster]
+    dices = []
+    for d, s in cluster:
+        a, b = suspicious.terms[d], source.terms[s]
+        dices.append(2.0 * len(a & b) / max(1, len(a) + len(b)))
+    n_suspicious = len({d for d, _ in cluster})
+    n_source = len({s for _, s in cluster})
+    concordant = comparable = 0
+    for i, (di, si) in enumerate(cluster):
+        for dj, sj in cluster[i + 1 :]:
+            if di != dj and si != sj:
+                comparable += 1
+                concordant += (di - dj) * (si - sj) > 0
+    d_tokens, _ = _tokens(suspicious.text, d_span)
+    r_tokens, _ = _tokens(source.text, r_span)
+    literal = 0.0
+    if len(d_tokens) >= 3:
+        literal = float(_covered(d_tokens, {tuple(r_tokens[i : i + 3]) for i in range(len(r_tokens) - 2)}, 3).mean())
+    return np.array(
+        [
+            _fragment_cosine(suspicious, source, bounds),
+            len(cluster),
+            n_suspicious,
+            n_source,
+            float(np.mean(cosines)),
+            max(cosines),
+            min(cosines),
+            float(np.mean(dices)),
+            math.log(len(d_span)),
+            math.log(len(r_span)),
+            abs(math.log(len(d_span) / len(r_span))),
+            n_suspicious / (d_hi - d_lo + 1),
+            n_source / (s_hi - s_lo + 1),
+            concordant / comparable if comparable else 0.5,
+            literal,
+            pair_seed_rate,
+            gap,
+            float(n_suspicious == 1 or n_source == 1),
+        ]
+    )
+
+
+@lru_cache(maxsize=4)
+def load_validator(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A fitted cluster validator (``retold/data/NAME.json``): mean, scale, weights, intercept."""
+    path = resources.files("retold") / "data" / f"{name}.json"
+    model = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(model["features"]) != VALIDATOR_FEATURES:
+        raise ValueError(f"{name}.json: features do not match this version of retold")
+    return (
+        np.asarray(model["mean"], dtype=np.float64),
+        np.asarray(model["scale"], dtype=np.float64),
+        np.asarray(model["weights"], dtype=np.float64),
+        float(model["intercept"]),
+    )
+
+
+def validation_probability(features: np.ndarray, name: str) -> float:
+    """The probability that a cluster with these features is a reused passage (logistic model)."""
+    mean, scale, weights, intercept = load_validator(name)
+    z = float(((features - mean) / scale) @ weights) + intercept
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def cluster_tree(seeds: list[Seed], similarity: np.ndarray, settings: PassageSettings):
+    """Every cluster the extension step can visit, with its gap (for fitting the validator)."""
+    stack = [(seeds, settings.max_gap_sentences)]
+    while stack:
+        group, gap = stack.pop()
+        for cluster in cluster_seeds(group, gap):
+            cluster = _trim_edges(cluster, similarity, settings.trim_ratio)
+            yield cluster, gap
+            if gap > 1 and len(cluster) > 1:
+                stack.append((cluster, gap - 1))
+
+
 def extend(
     seeds: list[Seed],
     similarity: np.ndarray,
@@ -337,8 +455,9 @@ def extend(
     source: _Side,
     settings: PassageSettings,
 ) -> list[tuple[list[Seed], float]]:
-    """Clusters of seeds that pass validation, each with its fragment cosine."""
+    """Clusters of seeds that pass validation, each with its score (fragment cosine or probability)."""
     result: list[tuple[list[Seed], float]] = []
+    pair_seed_rate = len(seeds) / max(1, min(len(suspicious.spans), len(source.spans)))
     stack = [(seeds, settings.max_gap_sentences)]
     while stack:
         group, gap = stack.pop()
@@ -346,8 +465,14 @@ def extend(
             if settings.chain:
                 cluster = _best_chain(cluster, similarity, gap)
             cluster = _trim_edges(cluster, similarity, settings.trim_ratio)
-            quality = _fragment_cosine(suspicious, source, _bounds(cluster))
-            if quality >= settings.validation_cosine:
+            if settings.validator:
+                features = cluster_features(cluster, gap, similarity, suspicious, source, pair_seed_rate)
+                quality = validation_probability(features, settings.validator)
+                accepted = quality >= settings.validation_probability
+            else:
+                quality = _fragment_cosine(suspicious, source, _bounds(cluster))
+                accepted = quality >= settings.validation_cosine
+            if accepted:
                 result.append((cluster, quality))
             elif gap > 1 and len(cluster) > 1:
                 stack.append((cluster, gap - 1))
@@ -443,7 +568,8 @@ def refine_edges(
     r_tokens, r_offsets = _tokens(source.text, r_region)
     d_mask = _covered(d_tokens, {tuple(r_tokens[i : i + n]) for i in range(len(r_tokens) - n + 1)}, n)
     inside = [i for i, (start, _) in enumerate(d_offsets) if d_span.start <= start < d_span.end]
-    if not inside or d_mask[inside].mean() < settings.refine_min_share:
+    share = float(d_mask[inside].mean()) if inside else 0.0
+    if share < settings.refine_min_share:
         return d_span, r_span
     if settings.refine_blocks:
         d_edges, r_edges = _block_edges(d_tokens, r_tokens, settings.refine_run)
@@ -454,19 +580,75 @@ def refine_edges(
     if d_edges is None or r_edges is None:
         return d_span, r_span
     # an edge moves inside its own sentence or out into the margin, never past a whole sentence
-    d_first, d_last = suspicious.spans[d_lo], suspicious.spans[d_hi]
-    r_first, r_last = source.spans[s_lo], source.spans[s_hi]
+    if share < settings.refine_free_share:
+        d_first_end, d_last_start = suspicious.spans[d_lo].end - 1, suspicious.spans[d_hi].start + 1
+        r_first_end, r_last_start = source.spans[s_lo].end - 1, source.spans[s_hi].start + 1
+    else:
+        d_first_end, d_last_start = len(suspicious.text), 0
+        r_first_end, r_last_start = len(source.text), 0
     d_new = Span(
-        min(d_offsets[d_edges[0]][0], d_first.end - 1),
-        max(_end_after_punctuation(suspicious.text, d_offsets[d_edges[1]][1]), d_last.start + 1),
+        min(d_offsets[d_edges[0]][0], d_first_end),
+        max(_end_after_punctuation(suspicious.text, d_offsets[d_edges[1]][1]), d_last_start),
     )
     r_new = Span(
-        min(r_offsets[r_edges[0]][0], r_first.end - 1),
-        max(_end_after_punctuation(source.text, r_offsets[r_edges[1]][1]), r_last.start + 1),
+        min(r_offsets[r_edges[0]][0], r_first_end),
+        max(_end_after_punctuation(source.text, r_offsets[r_edges[1]][1]), r_last_start),
     )
     if len(d_new) <= 0 or len(r_new) <= 0:
         return d_span, r_span
     return d_new, r_new
+
+
+def tighten_bounds(
+    suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int], settings: PassageSettings
+) -> tuple[int, int, int, int]:
+    """Move passage edges one sentence at a time while that raises the fragment cosine.
+
+    An edge sentence is dropped when the passage without it is closer to the other side by more
+    than ``tighten``; a sentence next to the passage is taken in when it raises the cosine by more
+    than ``widen`` (0 turns either move off).
+    """
+    d_rows, r_rows = suspicious.vectors, source.vectors
+    d_lo, d_hi, s_lo, s_hi = bounds
+    d_vec = np.asarray(d_rows[d_lo : d_hi + 1].sum(axis=0)).ravel()
+    r_vec = np.asarray(r_rows[s_lo : s_hi + 1].sum(axis=0)).ravel()
+
+    def cosine(a: np.ndarray, b: np.ndarray) -> float:
+        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+        return float(a @ b) / norm if norm else 0.0
+
+    def row(rows: sparse.csr_matrix, i: int) -> np.ndarray:
+        return np.asarray(rows[i].toarray()).ravel()
+
+    current = cosine(d_vec, r_vec)
+    for _ in range(8):
+        moves = []
+        if settings.tighten > 0:
+            if d_hi > d_lo:
+                moves.append(((d_lo + 1, d_hi, s_lo, s_hi), d_vec - row(d_rows, d_lo), r_vec, settings.tighten))
+                moves.append(((d_lo, d_hi - 1, s_lo, s_hi), d_vec - row(d_rows, d_hi), r_vec, settings.tighten))
+            if s_hi > s_lo:
+                moves.append(((d_lo, d_hi, s_lo + 1, s_hi), d_vec, r_vec - row(r_rows, s_lo), settings.tighten))
+                moves.append(((d_lo, d_hi, s_lo, s_hi - 1), d_vec, r_vec - row(r_rows, s_hi), settings.tighten))
+        if settings.widen > 0:
+            if d_lo > 0:
+                moves.append(((d_lo - 1, d_hi, s_lo, s_hi), d_vec + row(d_rows, d_lo - 1), r_vec, settings.widen))
+            if d_hi + 1 < d_rows.shape[0]:
+                moves.append(((d_lo, d_hi + 1, s_lo, s_hi), d_vec + row(d_rows, d_hi + 1), r_vec, settings.widen))
+            if s_lo > 0:
+                moves.append(((d_lo, d_hi, s_lo - 1, s_hi), d_vec, r_vec + row(r_rows, s_lo - 1), settings.widen))
+            if s_hi + 1 < r_rows.shape[0]:
+                moves.append(((d_lo, d_hi, s_lo, s_hi + 1), d_vec, r_vec + row(r_rows, s_hi + 1), settings.widen))
+        best = None
+        for new_bounds, a, b, margin in moves:
+            gain = cosine(a, b) - current
+            if gain > margin and (best is None or gain > best[0]):
+                best = (gain, new_bounds, a, b)
+        if best is None:
+            break
+        _, (d_lo, d_hi, s_lo, s_hi), d_vec, r_vec = best
+        current = cosine(d_vec, r_vec)
+    return d_lo, d_hi, s_lo, s_hi
 
 
 def filter_passages(
@@ -480,6 +662,8 @@ def filter_passages(
     candidates = []
     for cluster, quality in clusters:
         d_lo, d_hi, s_lo, s_hi = _bounds(cluster)
+        if settings.tighten > 0 or settings.widen > 0:
+            d_lo, d_hi, s_lo, s_hi = tighten_bounds(suspicious, source, (d_lo, d_hi, s_lo, s_hi), settings)
         strength = float(np.median([similarity[seed] for seed in cluster]))
         d_span, r_span = refine_edges(suspicious, source, (d_lo, d_hi, s_lo, s_hi), strength, settings)
         if len(d_span) < settings.min_passage_chars or len(r_span) < settings.min_passage_chars:
@@ -577,6 +761,8 @@ def _second_pass(
         seed_cosine=settings.second_seed_cosine,
         seed_dice=settings.second_seed_dice,
         validation_cosine=settings.second_validation_cosine,
+        validator=settings.second_validator,
+        validation_probability=settings.second_validation_probability,
     )
     seeds = find_seeds(similarity, suspicious.terms, source.terms, relaxed)
     more = filter_passages(extend(seeds, similarity, suspicious, source, relaxed), similarity, suspicious, source, relaxed)
@@ -629,8 +815,9 @@ def detect_passages(
     if settings.summary:
         summary = detect_summary(susp_side, src_side, len(source), settings)
         margin = settings.summary_margin_chars
-        if summary is not None and all(
-            d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages
+        if (
+            summary is not None
+            and all(d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages)
         ):
             return [summary]
     return passages

@@ -15,7 +15,9 @@ from retold.eval.pan import read_annotations, read_text
 from retold.eval.plagdet import score
 from retold.model import Span
 from retold.passages import (
+    VALIDATOR_FEATURES,
     PassageSettings,
+    load_validator,
     cluster_seeds,
     detect_passages,
     plain_sentences,
@@ -71,6 +73,10 @@ REAL_PAIRS = [
     ("03-random-obfuscation", "suspicious-document00006", "source-document00560", 0.8),
     ("04-translation-obfuscation", "suspicious-document00004", "source-document00420", 0.6),
     ("05-summary-obfuscation", "suspicious-document00008", "source-document00305", 0.5),
+    # passages the fragment-cosine rule alone rejects (plagdet 0): the learned validator keeps them
+    ("03-random-obfuscation", "suspicious-document00006", "source-document02634", 0.9),
+    ("03-random-obfuscation", "suspicious-document00075", "source-document02441", 0.9),
+    ("04-translation-obfuscation", "suspicious-document00070", "source-document00868", 0.9),
     # summaries whose sentences also match one by one: the summary replaces those fragments
     ("05-summary-obfuscation", "suspicious-document00023", "source-document02641", 0.9),
     ("05-summary-obfuscation", "suspicious-document00080", "source-document00529", 0.9),
@@ -105,6 +111,20 @@ def test_real_pair_is_detected(pan: Path, category: str, susp: str, src: str, le
     for this, source_span in found:
         assert isinstance(this, Span) and 0 <= this.start < this.end <= len(suspicious)
         assert 0 <= source_span.start < source_span.end <= len(source)
+
+
+def test_fragment_cosine_rule_alone_misses_what_the_validator_finds(pan: Path) -> None:
+    """The learned validator is what finds these passages (so the test above cannot pass by luck)."""
+    suspicious = read_text(pan / "susp" / "suspicious-document00075.txt")
+    source = read_text(pan / "src" / "source-document02441.txt")
+    rule_only = PassageSettings(validator="", second_validator="")
+    assert detect_passages(suspicious, source, rule_only) == []
+    assert detect_passages(suspicious, source) != []
+
+
+def test_shipped_validator_matches_the_features() -> None:
+    mean, scale, weights, _ = load_validator(PassageSettings().validator)
+    assert len(mean) == len(scale) == len(weights) == len(VALIDATOR_FEATURES)
 
 
 @pytest.mark.parametrize("susp,src", NO_PLAGIARISM)
