@@ -62,6 +62,7 @@ from scipy import sparse
 from .encoders import DEFAULT_ENCODER, Encoder
 from .features import content_terms, tfisf_matrices
 from .model import Span
+from .segment import blingfire_sentence_offsets
 
 __all__ = [
     "PassageSettings",
@@ -160,7 +161,7 @@ class PassageSettings:
     validator: str = "pan_validator"
     validation_probability: float = 0.8
     second_validator: str = "pan_validator"
-    second_validation_probability: float = 0.95
+    second_validation_probability: float = 0.98
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -192,10 +193,12 @@ def plain_sentences(text: str, min_terms: int = 0, max_chars: int = 0) -> list[S
         max_chars: a sentence longer than this is cut at its line breaks (lists and headings
             without final punctuation otherwise run together into one "sentence"); 0 = never.
     """
-    import blingfire
-
     flat = text.replace("\n", " ").replace("\r", " ")
-    _, offsets = blingfire.text_to_sentences_and_offsets(flat)
+    offsets = blingfire_sentence_offsets(flat)
+    if offsets is None:
+        import blingfire
+
+        _, offsets = blingfire.text_to_sentences_and_offsets(flat)
     pieces: list[tuple[int, int]] = []
     for start, end in offsets:
         if max_chars and end - start > max_chars:
@@ -414,26 +417,40 @@ def cluster_features(
     )
 
 
+def quadratic_terms(standardised: np.ndarray) -> np.ndarray:
+    """The features and all their pairwise products (squares included), for rows of features."""
+    upper = np.triu_indices(standardised.shape[-1])
+    products = standardised[..., :, None] * standardised[..., None, :]
+    return np.concatenate([standardised, products[..., upper[0], upper[1]]], axis=-1)
+
+
+@dataclass(frozen=True)
+class Validator:
+    """A fitted cluster validator: logistic regression over standardised quadratic terms."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    term_mean: np.ndarray
+    term_scale: np.ndarray
+    weights: np.ndarray
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> float:
+        """The probability that a cluster with these features is a reused passage."""
+        terms = quadratic_terms((features - self.mean) / self.scale)
+        z = float(((terms - self.term_mean) / self.term_scale) @ self.weights) + self.intercept
+        return 1.0 / (1.0 + math.exp(-z))
+
+
 @lru_cache(maxsize=4)
-def load_validator(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """A fitted cluster validator (``retold/data/NAME.json``): mean, scale, weights, intercept."""
+def load_validator(name: str) -> Validator:
+    """The cluster validator stored as ``retold/data/NAME.json`` (see ``bench/fit_pan_validator.py``)."""
     path = resources.files("retold") / "data" / f"{name}.json"
     model = json.loads(path.read_text(encoding="utf-8"))
     if tuple(model["features"]) != VALIDATOR_FEATURES:
         raise ValueError(f"{name}.json: features do not match this version of retold")
-    return (
-        np.asarray(model["mean"], dtype=np.float64),
-        np.asarray(model["scale"], dtype=np.float64),
-        np.asarray(model["weights"], dtype=np.float64),
-        float(model["intercept"]),
-    )
-
-
-def validation_probability(features: np.ndarray, name: str) -> float:
-    """The probability that a cluster with these features is a reused passage (logistic model)."""
-    mean, scale, weights, intercept = load_validator(name)
-    z = float(((features - mean) / scale) @ weights) + intercept
-    return 1.0 / (1.0 + math.exp(-z))
+    arrays = {key: np.asarray(model[key], dtype=np.float64) for key in ("mean", "scale", "term_mean", "term_scale", "weights")}
+    return Validator(intercept=float(model["intercept"]), **arrays)
 
 
 def cluster_tree(seeds: list[Seed], similarity: np.ndarray, settings: PassageSettings):
@@ -467,7 +484,7 @@ def extend(
             cluster = _trim_edges(cluster, similarity, settings.trim_ratio)
             if settings.validator:
                 features = cluster_features(cluster, gap, similarity, suspicious, source, pair_seed_rate)
-                quality = validation_probability(features, settings.validator)
+                quality = load_validator(settings.validator).probability(features)
                 accepted = quality >= settings.validation_probability
             else:
                 quality = _fragment_cosine(suspicious, source, _bounds(cluster))

@@ -513,7 +513,7 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return result or [(start, end)]
 
 
-def _blingfire_offsets(flat: str) -> list[tuple[int, int]] | None:
+def blingfire_sentence_offsets(flat: str) -> list[tuple[int, int]] | None:
     """blingfire's sentence offsets (character offsets into ``flat``), or None on failure.
 
     Calls the C function directly: blingfire's Python wrapper maps byte offsets to character
@@ -562,7 +562,7 @@ def _blingfire_spans(para: str) -> list[tuple[int, int]] | None:
     """Sentence spans of ``para`` from blingfire, checked against the text; None when unusable."""
     flat = para.replace("\n", " ")  # same length: offsets stay valid
     try:
-        offsets = _blingfire_offsets(flat)
+        offsets = blingfire_sentence_offsets(flat)
     except (OSError, AttributeError, ValueError):
         offsets = None
     if offsets is None:
