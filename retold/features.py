@@ -7,9 +7,7 @@ retrieval and an order of magnitude faster; see docs/decisions.md). Numbers are 
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -66,33 +64,23 @@ def tfisf_matrices(
     The inverse sentence frequency is computed over the sentences of both sides together, as in
     Sanchez-Perez et al. (2014), so a term frequent in either text weighs little.
     """
+    rows = list(derivative_terms) + list(source_terms)
     vocabulary: dict[str, int] = {}
-    df: Counter[str] = Counter()
-    for terms in list(derivative_terms) + list(source_terms):
-        df.update(set(terms))
-    n_sentences = len(derivative_terms) + len(source_terms)
-    for term in df:
-        vocabulary[term] = len(vocabulary)
-    idf = np.zeros(len(vocabulary), dtype=np.float32)
-    for term, index in vocabulary.items():
-        idf[index] = math.log(n_sentences / df[term]) + 1.0
-
-    def build(rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-        data: list[float] = []
-        indices: list[int] = []
-        indptr = [0]
-        for terms in rows:
-            for term, count in Counter(terms).items():
-                indices.append(vocabulary[term])
-                data.append(count)
-            indptr.append(len(indices))
-        matrix = sparse.csr_matrix(
-            (np.asarray(data, dtype=np.float32), indices, indptr),
-            shape=(len(rows), len(vocabulary)),
-        )
-        matrix = matrix.multiply(idf).tocsr()
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
-
-    return build(derivative_terms), build(source_terms)
+    ids = np.fromiter(
+        (vocabulary.setdefault(term, len(vocabulary)) for terms in rows for term in terms), dtype=np.int64
+    )
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    counts = sparse.csr_matrix(
+        (np.ones(len(ids), dtype=np.float32), (np.repeat(np.arange(len(rows)), lengths), ids)),
+        shape=(len(rows), len(vocabulary)),
+    )
+    counts.sum_duplicates()  # term counts per sentence
+    sentence_frequency = np.bincount(counts.indices, minlength=len(vocabulary))
+    idf = (np.log(len(rows) / np.maximum(sentence_frequency, 1)) + 1.0).astype(np.float32)
+    counts.data *= idf[counts.indices]
+    entry_rows = np.repeat(np.arange(len(rows)), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(entry_rows, weights=counts.data.astype(np.float64) ** 2, minlength=len(rows)))
+    norms[norms == 0] = 1.0
+    counts.data /= norms[entry_rows].astype(np.float32)
+    n = len(derivative_terms)
+    return counts[:n], counts[n:]

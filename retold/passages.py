@@ -32,14 +32,17 @@ a pure function below; :func:`detect_passages` chains them:
    ``second_seed_dice``) and a stricter validation (``second_validation_cosine``): heavily
    obfuscated passages miss the first thresholds, and the stricter validation keeps
    no-plagiarism pairs clean (:func:`_second_pass`).
-6. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
+6. **Literal copies.** When passages were found, shared word 5-grams are chained along their
+   diagonals into word-exact verbatim passages (:func:`literal_passages`); each replaces the
+   sentence-level passages it mostly covers, or is added where there were none.
+7. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
    characters whose tf-isf vector is closest to the *whole* source document (:func:`detect_summary`).
    A summary condenses its whole source, which is how PAN 2013 annotates summary obfuscation, so
    the window is reported against the whole source text when it looks like one: its cosine reaches
    ``summary_cosine``, the source is at least ``summary_source_ratio`` times longer than the
    window, its sentences draw on sources spread over at least ``summary_spread`` of the source
    document (a summary condenses all of it; a copied passage comes from one place), and every
-   passage of step 5 lies inside the window (give or take ``summary_margin_chars``): those are the
+   passage of steps 5-6 lies inside the window (give or take ``summary_margin_chars``): those are the
    summary's sentences matched one by one, and the summary replaces them.
 
 The texts are used exactly as given, without normalisation, because PAN offsets count characters
@@ -105,6 +108,10 @@ class PassageSettings:
         refine_free_share: when shared word n-grams cover this share of the passage, refined
             edges may also drop whole sentences (a near-verbatim copy's word runs are trusted).
         tighten, widen: sentence-level edge moves before refinement (:func:`tighten_bounds`).
+        literal_ngram, literal_gap_words, literal_min_words, literal_min_share, literal_cover: the
+            word-level pass for verbatim copies (:func:`literal_passages`); ``literal_ngram=0``
+            turns it off. A literal passage replaces the passages it overlaps when it covers at
+            least ``literal_cover`` of each.
         summary: run the summary pass (step 6 of the module docstring).
         summary_cosine: the window-to-document cosine a summary needs.
         summary_window_chars: the length of the suspicious window the summary pass looks for.
@@ -145,7 +152,7 @@ class PassageSettings:
     refine_min_cosine: float = 0.0
     refine_blocks: bool = True
     refine_free_share: float = 0.97
-    tighten: float = 0.001
+    tighten: float = 0.0
     widen: float = 0.01
     chain: bool = False
     summary: bool = True
@@ -158,6 +165,11 @@ class PassageSettings:
     second_seed_cosine: float = 0.25
     second_seed_dice: float = 0.2
     second_validation_cosine: float = 0.55
+    literal_ngram: int = 5
+    literal_gap_words: int = 20
+    literal_min_words: int = 40
+    literal_min_share: float = 0.8
+    literal_cover: float = 0.45
     validator: str = "pan_validator"
     validation_probability: float = 0.8
     second_validator: str = "pan_validator"
@@ -668,6 +680,104 @@ def tighten_bounds(
     return d_lo, d_hi, s_lo, s_hi
 
 
+def literal_passages(suspicious: str, source: str, settings: PassageSettings) -> list[tuple[Span, Span]]:
+    """Verbatim and near-verbatim copies found word by word, with word-exact edges.
+
+    Shared word ``literal_ngram``-grams are joined into runs along their diagonals; runs in
+    order on both sides and at most ``literal_gap_words`` apart form one passage, kept when it
+    holds ``literal_min_words`` matched words covering ``literal_min_share`` of its words on both
+    sides.
+    """
+    n = settings.literal_ngram
+    d_tokens, r_tokens = _lower_words(suspicious), _lower_words(source)
+    if n <= 0 or len(d_tokens) < n or len(r_tokens) < n:
+        return []
+    d_keys, r_keys = _ngram_keys(d_tokens, r_tokens, n)
+    order = np.argsort(r_keys, kind="stable")
+    sorted_keys = r_keys[order]
+    lo = np.searchsorted(sorted_keys, d_keys, side="left")
+    hi = np.searchsorted(sorted_keys, d_keys, side="right")
+    runs: dict[tuple[int, int], list[int]] = {}  # (diagonal, run start) -> [i0, i1, j0, j1]
+    open_runs: dict[int, list[int]] = {}
+    for i in np.flatnonzero(hi > lo).tolist():
+        for j in order[lo[i] : min(hi[i], lo[i] + 8)].tolist():
+            run = open_runs.get(j - i)
+            if run is not None and run[1] >= i - 1 + n - 1:
+                run[1], run[3] = i + n - 1, j + n - 1
+            else:
+                run = [i, i + n - 1, j, j + n - 1]
+                open_runs[j - i] = run
+                runs[(j - i, i)] = run
+    passages: list[list[int]] = []  # [i0, i1, j0, j1, matched words]
+    for i0, i1, j0, j1 in sorted(runs.values()):
+        last = passages[-1] if passages else None
+        if (
+            last is not None
+            and i0 - last[1] <= settings.literal_gap_words
+            and -n <= j0 - last[3] <= settings.literal_gap_words
+            and j1 > last[3]
+        ):
+            matched = i1 - max(i0, last[1] + 1) + 1
+            last[1], last[3], last[4] = max(last[1], i1), j1, last[4] + max(0, matched)
+        else:
+            passages.append([i0, i1, j0, j1, i1 - i0 + 1])
+    found: list[tuple[Span, Span]] = []
+    if not any(p[4] >= settings.literal_min_words for p in passages):
+        return found
+    d_offsets = [m.span() for m in _TOKEN_RE.finditer(suspicious)]
+    r_offsets = [m.span() for m in _TOKEN_RE.finditer(source)]
+    for i0, i1, j0, j1, matched in sorted(passages, key=lambda p: -p[4]):
+        if matched < settings.literal_min_words:
+            break
+        if matched < settings.literal_min_share * max(i1 - i0 + 1, j1 - j0 + 1):
+            continue
+        d_span = Span(d_offsets[i0][0], _end_after_punctuation(suspicious, d_offsets[i1][1]))
+        if any(d_span.start < d.end and d.start < d_span.end for d, _ in found):
+            continue
+        found.append((d_span, Span(r_offsets[j0][0], _end_after_punctuation(source, r_offsets[j1][1]))))
+    return sorted(found, key=lambda p: p[0].start)
+
+
+def _lower_words(text: str) -> list[str]:
+    """The lower-cased ``\\w+`` words of ``text``, in the order of ``_TOKEN_RE.finditer(text)``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return _TOKEN_RE.findall(lowered)
+    return [m.group().lower() for m in _TOKEN_RE.finditer(text)]
+
+
+def _ngram_keys(d_tokens: list[str], r_tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One 64-bit key per word ``n``-gram of each text (equal keys: equal n-grams, barring collisions)."""
+    d_ids = np.fromiter(map(hash, d_tokens), dtype=np.int64, count=len(d_tokens)).view(np.uint64)
+    r_ids = np.fromiter(map(hash, r_tokens), dtype=np.int64, count=len(r_tokens)).view(np.uint64)
+
+    def keys(ids: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+        for k in range(n):
+            out = out * np.uint64(1_000_003) + ids[k : len(ids) - n + 1 + k]
+        return out
+
+    return keys(d_ids), keys(r_ids)
+
+
+def _with_literal(
+    passages: list[tuple[Span, Span]], literal: list[tuple[Span, Span]], cover: float
+) -> list[tuple[Span, Span]]:
+    """Passages with literal copies put in.
+
+    A literal passage replaces the sentence-level passages it overlaps (suspicious side) when it
+    covers at least ``cover`` of each; one that covers less of an obfuscated passage is dropped
+    (a verbatim stretch inside a rewritten passage is not the whole passage).
+    """
+    kept = list(passages)
+    for d, r in literal:
+        overlapping = [p for p in kept if p[0].start < d.end and d.start < p[0].end]
+        shares = [(min(d.end, p[0].end) - max(d.start, p[0].start)) / len(p[0]) for p in overlapping]
+        if all(share >= cover for share in shares):
+            kept = [p for p in kept if p not in overlapping] + [(d, r)]
+    return sorted(kept, key=lambda p: (p[0].start, p[1].start))
+
+
 def filter_passages(
     clusters: list[tuple[list[Seed], float]],
     similarity: np.ndarray,
@@ -829,6 +939,8 @@ def detect_passages(
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if not passages and settings.second_seed_cosine > 0:
         passages = _second_pass(passages, similarity, susp_side, src_side, settings)
+    if settings.literal_ngram > 0 and passages:
+        passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
     if settings.summary:
         summary = detect_summary(susp_side, src_side, len(source), settings)
         margin = settings.summary_margin_chars

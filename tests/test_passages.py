@@ -60,6 +60,23 @@ def test_copied_passage_is_found_with_exact_edges() -> None:
     assert src.slice(source).strip() == COPIED.strip()
 
 
+def test_two_copies_in_swapped_order_are_two_passages() -> None:
+    # copies of two places of the source, adjacent but swapped: the sentence-level passes report
+    # only the first; the word-level literal pass finds both, each with exact edges
+    first = (
+        "Engineers at the Brenn Point lighthouse replaced the lamp with a rotating lens imported from "
+        "Glasgow in the autumn. The keeper, Ansel Morrow, logged every ship that passed the reef during "
+        "the winter storms of that decade. His daughter later donated the logbooks, bound in green "
+        "leather, to the county museum in Harrowgate. "
+    )
+    source = first + "Rainfall records were kept by the parish clerk for forty years. " + COPIED
+    suspicious = HOST + COPIED + first + "Trains leave the station every hour on weekdays."
+    found = detect_passages(suspicious, source, PassageSettings(summary=False))
+    pairs = [(this.slice(suspicious), src.slice(source)) for this, src in found]
+    assert pairs == [(COPIED.strip(), COPIED.strip()), (first.strip(), first.strip())]
+    assert detect_passages(suspicious, source, PassageSettings(summary=False, literal_ngram=0)) != found
+
+
 def test_unrelated_texts_give_nothing() -> None:
     assert detect_passages(HOST * 3, "Trains leave the station every hour on weekdays. " * 5) == []
 
