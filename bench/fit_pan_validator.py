@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--name", default="pan_validator")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--positive-share", type=float, default=0.5, help="in-case share of a positive cluster")
     parser.add_argument("--C", type=float, default=0.1, help="inverse regularisation strength")
     args = parser.parse_args(argv)
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
         parts = pool.map(_collect, [(i, settings) for i in fit], chunksize=16)
     x = np.array([row for features, _ in parts for row in features])
-    y = np.array([share >= 0.5 for _, shares in parts for share in shares])
+    y = np.array([share >= args.positive_share for _, shares in parts for share in shares])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     terms = quadratic_terms((x - mean) / scale)
     term_mean, term_scale = terms.mean(axis=0), terms.std(axis=0) + 1e-9
