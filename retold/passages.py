@@ -43,7 +43,8 @@ a pure function below; :func:`detect_passages` chains them:
    window, its sentences draw on sources spread over at least ``summary_spread`` of the source
    document (a summary condenses all of it; a copied passage comes from one place), and every
    passage of steps 5-6 lies inside the window (give or take ``summary_margin_chars``): those are the
-   summary's sentences matched one by one, and the summary replaces them.
+   summary's sentences matched one by one, and the summary replaces them (unless one cluster holds
+   ``summary_max_seeds`` seeds: a copied passage).
 
 The texts are used exactly as given, without normalisation, because PAN offsets count characters
 of the files as they are.
@@ -121,6 +122,9 @@ class PassageSettings:
         summary_match_cosine: the tf-isf cosine a window sentence's best source sentence needs to
             count for the spread.
         summary_margin_chars: passages ending this far outside the window still count as inside.
+        summary_max_seeds: no summary is reported when a seed cluster of the pair has this many
+            seeds (a long sentence-by-sentence match is a copied passage, not a summary); 0 = no
+            limit.
         validator: name of the learned cluster validator (``retold/data/NAME.json``, fitted by
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
@@ -162,6 +166,7 @@ class PassageSettings:
     summary_spread: float = 0.4
     summary_match_cosine: float = 0.2
     summary_margin_chars: int = 300
+    summary_max_seeds: int = 7
     second_seed_cosine: float = 0.25
     second_seed_dice: float = 0.2
     second_validation_cosine: float = 0.55
@@ -947,6 +952,10 @@ def detect_passages(
         if (
             summary is not None
             and all(d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages)
+            and not (
+                settings.summary_max_seeds
+                and any(len(cluster) >= settings.summary_max_seeds for cluster, _ in clusters)
+            )
         ):
             return [summary]
     return passages
