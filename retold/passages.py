@@ -151,7 +151,7 @@ class PassageSettings:
     single_sentence_cosine: float = 0.6
     refine_ngram: int = 3
     refine_run: int = 4
-    refine_min_share: float = 0.8
+    refine_min_share: float = 0.95
     refine_margin_sentences: int = 1
     refine_min_cosine: float = 0.0
     refine_blocks: bool = True
