@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = {
         "kind": "retold-passage-validator",
         "protocol": f"logistic regression (quadratic terms, C={args.C}) on the clusters of the fit half (seed {args.seed}) of PAN 2013 training pairs",
-        "clusters": int(len(y)),
+        "clusters": len(y),
         "positive_share": float(y.mean()),
         "features": list(VALIDATOR_FEATURES),
         "mean": mean.tolist(),

@@ -2,8 +2,8 @@
 
 Used by ``retold eval pan`` (PAN 2013 text alignment). The method follows Sanchez-Perez, Sidorov
 and Gelbukh (PAN 2014, "A winning approach to text alignment for text reuse detection at PAN
-2014"), with additions of ours (a learned cluster validator, edge trimming and tightening, word-level
-edges for literal copies and a whole-document summary pass). Every step is
+2014"), with additions of ours (a learned cluster validator, edge trimming and widening, a word-level
+pass for literal copies and a whole-document summary pass). Every step is
 a pure function below; :func:`detect_passages` chains them:
 
 1. **Sentences.** :func:`plain_sentences` splits each text (blingfire); sentences with fewer than
@@ -23,8 +23,9 @@ a pure function below; :func:`detect_passages` chains them:
 4. **Edge trimming.** A seed at the edge of a cluster (first or last on either side) that is much
    weaker than the cluster's median seed (``trim_ratio``) is dropped: a host-document sentence next
    to a copied passage that happens to share a few words with it otherwise stretches the passage.
-   Then each passage edge moves by whole sentences while that raises the fragment cosine
-   (:func:`tighten_bounds`), and literal copies get word-level edges (:func:`refine_edges`).
+   Then a passage takes in a neighbouring sentence while that raises the fragment cosine by more
+   than ``widen`` (:func:`tighten_bounds`), and near-literal copies get word-level edges
+   (:func:`refine_edges`).
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
@@ -56,6 +57,7 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -69,15 +71,23 @@ from .model import Span
 from .segment import blingfire_sentence_offsets
 
 __all__ = [
+    "VALIDATOR_FEATURES",
     "PassageSettings",
+    "Validator",
+    "cluster_features",
     "cluster_seeds",
+    "cluster_tree",
     "detect_passages",
     "detect_summary",
     "extend",
     "filter_passages",
     "find_seeds",
+    "literal_passages",
+    "load_validator",
     "plain_sentences",
+    "quadratic_terms",
     "refine_edges",
+    "tighten_bounds",
 ]
 
 
@@ -470,7 +480,9 @@ def load_validator(name: str) -> Validator:
     return Validator(intercept=float(model["intercept"]), **arrays)
 
 
-def cluster_tree(seeds: list[Seed], similarity: np.ndarray, settings: PassageSettings):
+def cluster_tree(
+    seeds: list[Seed], similarity: np.ndarray, settings: PassageSettings
+) -> Iterator[tuple[list[Seed], int]]:
     """Every cluster the extension step can visit, with its gap (for fitting the validator)."""
     stack = [(seeds, settings.max_gap_sentences)]
     while stack:
