@@ -743,6 +743,8 @@ def literal_passages(suspicious: str, source: str, settings: PassageSettings) ->
         return found
     d_offsets = [m.span() for m in _TOKEN_RE.finditer(suspicious)]
     r_offsets = [m.span() for m in _TOKEN_RE.finditer(source)]
+    if len(d_offsets) != len(d_tokens) or len(r_offsets) != len(r_tokens):
+        return found  # lower-casing moved a word boundary (never seen; offsets would be wrong)
     for i0, i1, j0, j1, matched in sorted(passages, key=lambda p: -p[4]):
         if matched < settings.literal_min_words:
             break
