@@ -137,9 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     pairs = eval_commands.add_parser("pairs", help="document-level derived-or-not on labelled pairs")
     pairs.add_argument("csv", help="CSV with columns a, b, label")
     pairs.add_argument("--json", action="store_true", help="print the results as JSON")
-    para = eval_commands.add_parser("paraphrase", help="MRPC and STS-B for the sentence encoder")
+    para = eval_commands.add_parser("paraphrase", help="MRPC and STS-B for the sentence encoder or the aligner's sentence score")
     para.add_argument("--data", default="../shared/data/paraphrase", help="folder with MRPC and STS-B files")
     para.add_argument("--json", action="store_true", help="print the results as JSON")
+    para.add_argument(
+        "--scorer",
+        choices=("encoder", "aligner"),
+        default="encoder",
+        help="score sentence pairs by the encoder's cosine, or by the aligner's lexical + semantic score",
+    )
     for sub in (pan, pairs, para):
         sub.add_argument("--encoder", help="sentence encoder: use-m3 (default), none, or module:attribute")
     eval_parser.set_defaults(handler=cmd_eval)

