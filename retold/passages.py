@@ -57,7 +57,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -481,16 +481,26 @@ def load_validator(name: str) -> Validator:
 
 
 def cluster_tree(
-    seeds: list[Seed], similarity: np.ndarray, settings: PassageSettings
+    seeds: list[Seed],
+    similarity: np.ndarray,
+    settings: PassageSettings,
+    accept: Callable[[list[Seed], int], bool] = lambda cluster, gap: False,
 ) -> Iterator[tuple[list[Seed], int]]:
-    """Every cluster the extension step can visit, with its gap (for fitting the validator)."""
+    """The clusters the extension step visits, with their gap.
+
+    Seeds are clustered with ``max_gap_sentences``; a cluster that ``accept`` refuses is
+    clustered again with a gap one smaller, down to 1. With the default ``accept`` every cluster
+    of the whole tree is visited (what ``bench/fit_pan_validator.py`` learns from).
+    """
     stack = [(seeds, settings.max_gap_sentences)]
     while stack:
         group, gap = stack.pop()
         for cluster in cluster_seeds(group, gap):
+            if settings.chain:
+                cluster = _best_chain(cluster, similarity, gap)
             cluster = _trim_edges(cluster, similarity, settings.trim_ratio)
             yield cluster, gap
-            if gap > 1 and len(cluster) > 1:
+            if not accept(cluster, gap) and gap > 1 and len(cluster) > 1:
                 stack.append((cluster, gap - 1))
 
 
@@ -501,27 +511,24 @@ def extend(
     source: _Side,
     settings: PassageSettings,
 ) -> list[tuple[list[Seed], float]]:
-    """Clusters of seeds that pass validation, each with its score (fragment cosine or probability)."""
+    """Clusters of seeds that pass validation, each with its score (probability or fragment cosine)."""
     result: list[tuple[list[Seed], float]] = []
     pair_seed_rate = len(seeds) / max(1, min(len(suspicious.spans), len(source.spans)))
-    stack = [(seeds, settings.max_gap_sentences)]
-    while stack:
-        group, gap = stack.pop()
-        for cluster in cluster_seeds(group, gap):
-            if settings.chain:
-                cluster = _best_chain(cluster, similarity, gap)
-            cluster = _trim_edges(cluster, similarity, settings.trim_ratio)
-            if settings.validator:
-                features = cluster_features(cluster, gap, similarity, suspicious, source, pair_seed_rate)
-                quality = load_validator(settings.validator).probability(features)
-                accepted = quality >= settings.validation_probability
-            else:
-                quality = _fragment_cosine(suspicious, source, _bounds(cluster))
-                accepted = quality >= settings.validation_cosine
-            if accepted:
-                result.append((cluster, quality))
-            elif gap > 1 and len(cluster) > 1:
-                stack.append((cluster, gap - 1))
+
+    def accept(cluster: list[Seed], gap: int) -> bool:
+        if settings.validator:
+            features = cluster_features(cluster, gap, similarity, suspicious, source, pair_seed_rate)
+            quality = load_validator(settings.validator).probability(features)
+            accepted = quality >= settings.validation_probability
+        else:
+            quality = _fragment_cosine(suspicious, source, _bounds(cluster))
+            accepted = quality >= settings.validation_cosine
+        if accepted:
+            result.append((cluster, quality))
+        return accepted
+
+    for _ in cluster_tree(seeds, similarity, settings, accept):
+        pass
     return result
 
 

@@ -265,14 +265,11 @@ def sentence_scorer(similarity: Similarity) -> Similarity:
     The tf-isf weights of each pair are computed over its two sentences, and the semantic cosine
     is clipped to [0, 1], as in :func:`retold.align.sentence_evidence`.
     """
-    from retold.features import content_terms, tfisf_matrices
+    from retold.align import sentence_evidence
 
     def score(list_a: Sequence[str], list_b: Sequence[str]) -> npt.NDArray[np.float32]:
         semantic = np.clip(np.asarray(similarity(list(list_a), list(list_b)), dtype=np.float64), 0.0, 1.0)
-        lexical = np.zeros(len(list_a))
-        for k, (a, b) in enumerate(zip(list_a, list_b)):
-            va, vb = tfisf_matrices([content_terms(a)], [content_terms(b)])
-            lexical[k] = float((va @ vb.T).toarray()[0, 0]) if va.shape[1] else 0.0
+        lexical = np.array([float(sentence_evidence([a], [b], None).lexical[0, 0]) for a, b in zip(list_a, list_b)])
         return np.asarray(lexical + semantic, dtype=np.float32)
 
     name = getattr(similarity, "__qualname__", type(similarity).__qualname__)
