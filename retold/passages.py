@@ -24,8 +24,9 @@ a pure function below; :func:`detect_passages` chains them:
    weaker than the cluster's median seed (``trim_ratio``) is dropped: a host-document sentence next
    to a copied passage that happens to share a few words with it otherwise stretches the passage.
    Then a passage takes in a neighbouring sentence while that raises the fragment cosine by more
-   than ``widen`` (:func:`tighten_bounds`), and near-literal copies get word-level edges
-   (:func:`refine_edges`).
+   than ``widen`` (:func:`tighten_bounds`), and the sentence pairs just before and after it on
+   both sides while they are similar (:func:`extend_diagonally`: reused passages keep their
+   sentence order); near-literal copies get word-level edges (:func:`refine_edges`).
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
@@ -80,6 +81,7 @@ __all__ = [
     "detect_passages",
     "detect_summary",
     "extend",
+    "extend_diagonally",
     "filter_passages",
     "find_seeds",
     "literal_passages",
@@ -119,6 +121,9 @@ class PassageSettings:
         refine_free_share: when shared word n-grams cover this share of the passage, refined
             edges may also drop whole sentences (a near-verbatim copy's word runs are trusted).
         tighten, widen: sentence-level edge moves before refinement (:func:`tighten_bounds`).
+        diagonal_cosine, diagonal_steps: a passage takes in the sentence pair just before or
+            after it on both sides while the two sentences have this tf-isf cosine, up to
+            ``diagonal_steps`` pairs at each end (:func:`extend_diagonally`); 0 turns it off.
         literal_ngram, literal_gap_words, literal_min_words, literal_min_share, literal_cover: the
             word-level pass for verbatim copies (:func:`literal_passages`); ``literal_ngram=0``
             turns it off. A literal passage replaces the passages it overlaps when it covers at
@@ -168,6 +173,8 @@ class PassageSettings:
     refine_free_share: float = 0.97
     tighten: float = 0.0
     widen: float = 0.01
+    diagonal_cosine: float = 0.15
+    diagonal_steps: int = 3
     chain: bool = False
     summary: bool = True
     summary_cosine: float = 0.36
@@ -331,6 +338,15 @@ def _bounds(cluster: list[Seed]) -> tuple[int, int, int, int]:
     return min(ds), max(ds), min(ss), max(ss)
 
 
+def _sentence_spans(suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int]) -> tuple[Span, Span]:
+    """The character spans of sentences ``d_lo..d_hi`` and ``s_lo..s_hi``."""
+    d_lo, d_hi, s_lo, s_hi = bounds
+    return (
+        Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end),
+        Span(source.spans[s_lo].start, source.spans[s_hi].end),
+    )
+
+
 def _fragment_cosine(suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int]) -> float:
     d_lo, d_hi, s_lo, s_hi = bounds
     a = np.asarray(suspicious.vectors[d_lo : d_hi + 1].sum(axis=0)).ravel()
@@ -400,8 +416,7 @@ def cluster_features(
 ) -> np.ndarray:
     """The :data:`VALIDATOR_FEATURES` of one seed cluster, as a float vector."""
     d_lo, d_hi, s_lo, s_hi = bounds = _bounds(cluster)
-    d_span = Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end)
-    r_span = Span(source.spans[s_lo].start, source.spans[s_hi].end)
+    d_span, r_span = _sentence_spans(suspicious, source, bounds)
     cosines = [float(similarity[seed]) for seed in cluster]
     dices = []
     for d, s in cluster:
@@ -603,8 +618,7 @@ def refine_edges(
     but missed as a seed is taken in.
     """
     d_lo, d_hi, s_lo, s_hi = bounds
-    d_span = Span(suspicious.spans[d_lo].start, suspicious.spans[d_hi].end)
-    r_span = Span(source.spans[s_lo].start, source.spans[s_hi].end)
+    d_span, r_span = _sentence_spans(suspicious, source, bounds)
     if settings.refine_ngram <= 0 or strength < settings.refine_min_cosine:
         return d_span, r_span
     margin = settings.refine_margin_sentences
@@ -701,6 +715,33 @@ def tighten_bounds(
             break
         _, (d_lo, d_hi, s_lo, s_hi), d_vec, r_vec = best
         current = cosine(d_vec, r_vec)
+    return d_lo, d_hi, s_lo, s_hi
+
+
+def extend_diagonally(
+    similarity: np.ndarray, bounds: tuple[int, int, int, int], settings: PassageSettings
+) -> tuple[int, int, int, int]:
+    """Take in the sentence pairs next to a passage on both sides at once while they are similar.
+
+    Translated and obfuscated passages keep the order of their sentences, so the sentence just
+    before a passage in one text and the one just before it in the other are each other's
+    counterparts, even when they are too changed to seed: a pair whose tf-isf cosine reaches
+    ``diagonal_cosine`` (well under ``seed_cosine``) joins the passage, up to ``diagonal_steps``
+    pairs at each end. ``similarity`` has suspicious sentences as rows.
+    """
+    d_lo, d_hi, s_lo, s_hi = bounds
+    threshold, steps = settings.diagonal_cosine, settings.diagonal_steps
+    if threshold <= 0:
+        return bounds
+    n_suspicious, n_source = similarity.shape
+    for _ in range(steps):
+        if d_lo == 0 or s_lo == 0 or similarity[d_lo - 1, s_lo - 1] < threshold:
+            break
+        d_lo, s_lo = d_lo - 1, s_lo - 1
+    for _ in range(steps):
+        if d_hi + 1 >= n_suspicious or s_hi + 1 >= n_source or similarity[d_hi + 1, s_hi + 1] < threshold:
+            break
+        d_hi, s_hi = d_hi + 1, s_hi + 1
     return d_lo, d_hi, s_lo, s_hi
 
 
@@ -819,6 +860,10 @@ def filter_passages(
             d_lo, d_hi, s_lo, s_hi = tighten_bounds(suspicious, source, (d_lo, d_hi, s_lo, s_hi), settings)
         strength = float(np.median([similarity[seed] for seed in cluster]))
         d_span, r_span = refine_edges(suspicious, source, (d_lo, d_hi, s_lo, s_hi), strength, settings)
+        if (d_span, r_span) == _sentence_spans(suspicious, source, (d_lo, d_hi, s_lo, s_hi)):
+            # not a literal copy (those keep their word-level edges): take in changed neighbours
+            d_lo, d_hi, s_lo, s_hi = extend_diagonally(similarity, (d_lo, d_hi, s_lo, s_hi), settings)
+            d_span, r_span = _sentence_spans(suspicious, source, (d_lo, d_hi, s_lo, s_hi))
         if len(d_span) < settings.min_passage_chars or len(r_span) < settings.min_passage_chars:
             continue
         if d_lo == d_hi or s_lo == s_hi:

@@ -20,6 +20,7 @@ from retold.passages import (
     load_validator,
     cluster_seeds,
     detect_passages,
+    extend_diagonally,
     plain_sentences,
 )
 
@@ -77,6 +78,23 @@ def test_two_copies_in_swapped_order_are_two_passages() -> None:
     assert detect_passages(suspicious, source, PassageSettings(summary=False, literal_ngram=0)) != found
 
 
+def test_diagonal_extension_takes_in_similar_neighbour_pairs_only() -> None:
+    import numpy as np
+
+    similarity = np.zeros((8, 8), dtype=np.float32)
+    for i in range(8):
+        similarity[i, i] = 0.2  # each sentence's counterpart, too changed to seed
+    similarity[1, 1] = 0.05  # ... except this pair, which stops the walk backwards
+    bounds = (3, 4, 3, 4)
+    settings = PassageSettings()
+    assert extend_diagonally(similarity, bounds, settings) == (2, 7, 2, 7)
+    assert extend_diagonally(similarity, bounds, PassageSettings(diagonal_steps=1)) == (2, 5, 2, 5)
+    assert extend_diagonally(similarity, bounds, PassageSettings(diagonal_cosine=0.0)) == bounds
+    # a neighbour similar to the sentence next to it on only one side is not a pair
+    shifted = np.roll(similarity, 1, axis=1)
+    assert extend_diagonally(shifted, bounds, settings) == bounds
+
+
 def test_unrelated_texts_give_nothing() -> None:
     assert detect_passages(HOST * 3, "Trains leave the station every hour on weekdays. " * 5) == []
 
@@ -94,6 +112,10 @@ REAL_PAIRS = [
     ("03-random-obfuscation", "suspicious-document00006", "source-document02634", 0.9),
     ("03-random-obfuscation", "suspicious-document00075", "source-document02441", 0.9),
     ("04-translation-obfuscation", "suspicious-document00070", "source-document02225", 0.9),
+    # the sentence pairs next to the seeded ones are counterparts too changed to seed
+    ("03-random-obfuscation", "suspicious-document00099", "source-document02994", 0.8),
+    ("04-translation-obfuscation", "suspicious-document00062", "source-document01342", 0.9),
+    ("04-translation-obfuscation", "suspicious-document00011", "source-document02342", 0.95),
     # summaries whose sentences also match one by one: the summary replaces those fragments
     ("05-summary-obfuscation", "suspicious-document00023", "source-document02641", 0.9),
     ("05-summary-obfuscation", "suspicious-document00080", "source-document00529", 0.9),
@@ -136,6 +158,14 @@ def test_fragment_cosine_rule_alone_misses_what_the_validator_finds(pan: Path) -
     source = read_text(pan / "src" / "source-document02441.txt")
     rule_only = PassageSettings(validator="", second_validator="")
     assert detect_passages(suspicious, source, rule_only) == []
+    assert detect_passages(suspicious, source) != []
+
+
+def test_diagonal_extension_finds_what_the_seeds_alone_leave_too_short(pan: Path) -> None:
+    """Without the diagonal extension this random-obfuscation case is under the length floor."""
+    suspicious = read_text(pan / "susp" / "suspicious-document00099.txt")
+    source = read_text(pan / "src" / "source-document02994.txt")
+    assert detect_passages(suspicious, source, PassageSettings(diagonal_cosine=0.0)) == []
     assert detect_passages(suspicious, source) != []
 
 
