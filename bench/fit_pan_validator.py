@@ -31,6 +31,7 @@ from retold.passages import (
     _sides,
     cluster_features,
     cluster_tree,
+    find_band_seeds,
     find_seeds,
     quadratic_terms,
 )
@@ -49,7 +50,10 @@ def clusters_of_pair(index: int, settings: PassageSettings) -> tuple[list[list[f
     if not d_side.spans or not r_side.spans:
         return [], []
     similarity = np.asarray((d_side.vectors @ r_side.vectors.T).toarray(), dtype=np.float32)
-    seeds = find_seeds(similarity, d_side.terms, r_side.terms, settings)
+    seeds = sorted(
+        set(find_seeds(similarity, d_side.terms, r_side.terms, settings))
+        | set(find_band_seeds(similarity, d_side, r_side, settings))
+    )
     rate = len(seeds) / max(1, min(len(d_side.spans), len(r_side.spans)))
     features, shares = [], []
     for cluster, gap in cluster_tree(seeds, similarity, settings):

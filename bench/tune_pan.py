@@ -36,8 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # validator itself is fitted by bench/fit_pan_validator.py on the same fit half (seed 1).
 GRID: dict[str, list[Any]] = {
     "validation_probability": [0.7, 0.8, 0.9],
-    "diagonal_cosine": [0.0, 0.15, 0.2],
-    "summary_cosine": [0.33, 0.36],
+    "band_min_points": [5, 6, 8],
+    "diagonal_cosine": [0.15, 0.2],
 }
 
 _PAIRS: list[tuple[str, str, str, list[tuple[int, int, int, int]]]] = []

@@ -11,6 +11,10 @@ a pure function below; :func:`detect_passages` chains them:
 2. **Seeds.** A (suspicious sentence, source sentence) pair is a seed when the cosine of their
    tf-isf vectors reaches ``seed_cosine`` and the Dice coefficient of their content-word sets
    reaches ``seed_dice`` (:func:`find_seeds`).
+   More seeds come from words rather than sentences (:func:`find_band_seeds`): content terms
+   that are rare in both texts and shared by them give points (position in one, position in the
+   other); where many points crowd one stretch of one diagonal, the sentence pairs under them are
+   seeds. Randomly obfuscated passages, cut into tiny "sentences" and shuffled, keep their words.
 3. **Extension.** :func:`cluster_seeds` splits the seeds alternately along the suspicious and the
    source text wherever two neighbours are more than ``max_gap_sentences`` apart, until no split
    changes anything. A cluster is kept when a logistic model over its features
@@ -83,6 +87,7 @@ __all__ = [
     "extend",
     "extend_diagonally",
     "filter_passages",
+    "find_band_seeds",
     "find_seeds",
     "literal_passages",
     "load_validator",
@@ -121,6 +126,9 @@ class PassageSettings:
         refine_free_share: when shared word n-grams cover this share of the passage, refined
             edges may also drop whole sentences (a near-verbatim copy's word runs are trusted).
         tighten, widen: sentence-level edge moves before refinement (:func:`tighten_bounds`).
+        band_cell, band_min_points, band_max_count, band_min_cosine: seeds from dense diagonal
+            bands of shared rare content words (:func:`find_band_seeds`); ``band_min_points=0``
+            turns them off.
         diagonal_cosine, diagonal_steps: a passage takes in the sentence pair just before or
             after it on both sides while the two sentences have this tf-isf cosine, up to
             ``diagonal_steps`` pairs at each end (:func:`extend_diagonally`); 0 turns it off.
@@ -173,6 +181,10 @@ class PassageSettings:
     refine_free_share: float = 0.97
     tighten: float = 0.0
     widen: float = 0.01
+    band_cell: int = 10
+    band_min_points: int = 6
+    band_max_count: int = 3
+    band_min_cosine: float = 0.1
     diagonal_cosine: float = 0.15
     diagonal_steps: int = 3
     chain: bool = False
@@ -209,12 +221,13 @@ Seed = tuple[int, int]
 
 @dataclass(frozen=True)
 class _Side:
-    """One text cut into sentences: spans, content terms and L2-normalised tf-isf rows."""
+    """One text cut into sentences: spans, content terms (as sets and in order) and L2-normalised tf-isf rows."""
 
     text: str
     spans: list[Span]
     terms: list[frozenset[str]]
     vectors: sparse.csr_matrix
+    term_lists: list[list[str]]
 
 
 def plain_sentences(text: str, min_terms: int = 0, max_chars: int = 0) -> list[Span]:
@@ -272,8 +285,8 @@ def _sides(suspicious: str, source: str, settings: PassageSettings) -> tuple[_Si
     r_terms = [content_terms(sp.slice(source)) for sp in r_spans]
     s_vectors, r_vectors = tfisf_matrices(s_terms, r_terms)
     return (
-        _Side(suspicious, s_spans, [frozenset(t) for t in s_terms], s_vectors),
-        _Side(source, r_spans, [frozenset(t) for t in r_terms], r_vectors),
+        _Side(suspicious, s_spans, [frozenset(t) for t in s_terms], s_vectors, s_terms),
+        _Side(source, r_spans, [frozenset(t) for t in r_terms], r_vectors, r_terms),
     )
 
 
@@ -297,6 +310,73 @@ def find_seeds(
         if a and b and 2.0 * len(a & b) >= settings.seed_dice * (len(a) + len(b)):
             seeds.append((d, s))
     return seeds
+
+
+def find_band_seeds(similarity: np.ndarray, suspicious: _Side, source: _Side, settings: PassageSettings) -> list[Seed]:
+    """Sentence pairs lying under dense diagonal bands of shared rare content words.
+
+    Random obfuscation shuffles, replaces and drops words and scatters punctuation, so the
+    sentence splitter cuts such a passage into tiny "sentences" and few sentence pairs reach the
+    seed thresholds even where most content words survive. Words do survive, and copying keeps
+    them near one diagonal: every content term of the sentences (stemmed, no stop words, at least
+    3 characters) that occurs at most ``band_max_count`` times in each text gives a point
+    (i, j) of term positions.
+    Points are binned into cells of ``band_cell`` terms along the suspicious text and along the
+    diagonal ``j - i``; where a 2 x 2 block of cells holds ``band_min_points`` points or more,
+    the sentence pairs of its points are seeds when their tf-isf cosine reaches
+    ``band_min_cosine``. ``band_min_points=0`` turns this off.
+    """
+    if settings.band_min_points <= 0:
+        return []
+    d_ids, d_sentences = _content_word_ids(suspicious)
+    r_ids, r_sentences = _content_word_ids(source)
+    if not len(d_ids) or not len(r_ids):
+        return []
+    most = settings.band_max_count
+    d_keys, d_counts = np.unique(d_ids, return_counts=True)
+    r_keys, r_counts = np.unique(r_ids, return_counts=True)
+    rare = np.intersect1d(d_keys[d_counts <= most], r_keys[r_counts <= most], assume_unique=True)
+    d_pos = np.flatnonzero(np.isin(d_ids, rare))
+    r_pos = np.flatnonzero(np.isin(r_ids, rare))
+    order = np.argsort(r_ids[r_pos], kind="stable")
+    r_sorted, r_pos = r_ids[r_pos][order], r_pos[order]
+    lo = np.searchsorted(r_sorted, d_ids[d_pos], side="left")
+    hi = np.searchsorted(r_sorted, d_ids[d_pos], side="right")
+    i_parts, j_parts = [], []
+    for k in range(most):  # each rare word occurs at most ``most`` times in the source
+        has = lo + k < hi
+        i_parts.append(d_pos[has])
+        j_parts.append(r_pos[lo[has] + k])
+    i, j = np.concatenate(i_parts), np.concatenate(j_parts)
+    if len(i) < settings.band_min_points:
+        return []
+    cell = settings.band_cell
+    row = i // cell
+    diagonal = (j - i) // cell + len(d_ids) // cell + 2  # shifted to be >= 0
+    width = (len(d_ids) + len(r_ids)) // cell + 4
+    keys = row * width + diagonal
+    cells, counts = np.unique(keys, return_counts=True)
+    shifts = (0, 1, width, width + 1)  # a cell and its neighbours down the text and the diagonal
+    block = np.zeros(len(cells), dtype=np.int64)
+    for shift in shifts:
+        at = np.minimum(np.searchsorted(cells, cells + shift), len(cells) - 1)
+        block += np.where(cells[at] == cells + shift, counts[at], 0)
+    anchors = cells[block >= settings.band_min_points]
+    if not len(anchors):
+        return []
+    dense = np.unique(np.concatenate([anchors + shift for shift in shifts]))
+    inside = np.isin(keys, dense)
+    pairs = np.unique(np.stack([d_sentences[i[inside]], r_sentences[j[inside]]], axis=1), axis=0)
+    keep = similarity[pairs[:, 0], pairs[:, 1]] >= settings.band_min_cosine
+    return [(int(d), int(s)) for d, s in pairs[keep]]
+
+
+def _content_word_ids(side: _Side) -> tuple[np.ndarray, np.ndarray]:
+    """A hash of every content term of 3+ characters of ``side``, in reading order, and its sentence."""
+    kept = [[term for term in terms if len(term) >= 3] for terms in side.term_lists]
+    lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+    ids = np.fromiter((hash(term) for terms in kept for term in terms), dtype=np.int64, count=int(lengths.sum()))
+    return ids, np.repeat(np.arange(len(kept)), lengths)
 
 
 def _split(seeds: list[Seed], axis: int, gap: int) -> list[list[Seed]]:
@@ -947,6 +1027,7 @@ def _second_pass(
     similarity: np.ndarray,
     suspicious: _Side,
     source: _Side,
+    band: list[Seed],
     settings: PassageSettings,
 ) -> list[tuple[Span, Span]]:
     """Passages from weaker seeds and a stricter validation, for a pair where steps 2-5 found none.
@@ -962,7 +1043,7 @@ def _second_pass(
         validator=settings.second_validator,
         validation_probability=settings.second_validation_probability,
     )
-    seeds = find_seeds(similarity, suspicious.terms, source.terms, relaxed)
+    seeds = sorted(set(find_seeds(similarity, suspicious.terms, source.terms, relaxed)) | set(band))
     more = filter_passages(extend(seeds, similarity, suspicious, source, relaxed), similarity, suspicious, source, relaxed)
     kept = list(passages)
     for d_span, r_span in more:
@@ -999,7 +1080,9 @@ def detect_passages(
     if not susp_side.spans or not src_side.spans:
         return []
     similarity = np.asarray((susp_side.vectors @ src_side.vectors.T).toarray(), dtype=np.float32)
-    seeds = find_seeds(similarity, susp_side.terms, src_side.terms, settings)
+    lexical = find_seeds(similarity, susp_side.terms, src_side.terms, settings)
+    band = find_band_seeds(similarity, susp_side, src_side, settings)
+    seeds = sorted(set(lexical) | set(band))
     if encoder is not None and settings.use_semantic:
         vectors = encoder.encode([sp.slice(suspicious) for sp in susp_side.spans] + [sp.slice(source) for sp in src_side.spans])
         n = len(susp_side.spans)
@@ -1009,7 +1092,7 @@ def detect_passages(
     clusters = extend(seeds, similarity, susp_side, src_side, settings)
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if not passages and settings.second_seed_cosine > 0:
-        passages = _second_pass(passages, similarity, susp_side, src_side, settings)
+        passages = _second_pass(passages, similarity, susp_side, src_side, band, settings)
     if settings.literal_ngram > 0 and passages:
         passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
     if settings.summary:
@@ -1020,7 +1103,7 @@ def detect_passages(
             and all(d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages)
             and not (
                 settings.summary_max_seeds
-                and any(len(cluster) >= settings.summary_max_seeds for cluster, _ in clusters)
+                and any(len(set(cluster) & set(lexical)) >= settings.summary_max_seeds for cluster, _ in clusters)
             )
         ):
             return [summary]

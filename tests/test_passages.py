@@ -116,6 +116,9 @@ REAL_PAIRS = [
     ("03-random-obfuscation", "suspicious-document00099", "source-document02994", 0.8),
     ("04-translation-obfuscation", "suspicious-document00062", "source-document01342", 0.9),
     ("04-translation-obfuscation", "suspicious-document00011", "source-document02342", 0.95),
+    # randomly obfuscated passages cut into tiny "sentences": found by the band seeds
+    ("03-random-obfuscation", "suspicious-document01051", "source-document02265", 0.95),
+    ("03-random-obfuscation", "suspicious-document00560", "source-document00018", 0.95),
     # summaries whose sentences also match one by one: the summary replaces those fragments
     ("05-summary-obfuscation", "suspicious-document00023", "source-document02641", 0.9),
     ("05-summary-obfuscation", "suspicious-document00080", "source-document00529", 0.9),
@@ -166,6 +169,14 @@ def test_diagonal_extension_finds_what_the_seeds_alone_leave_too_short(pan: Path
     suspicious = read_text(pan / "susp" / "suspicious-document00099.txt")
     source = read_text(pan / "src" / "source-document02994.txt")
     assert detect_passages(suspicious, source, PassageSettings(diagonal_cosine=0.0)) == []
+    assert detect_passages(suspicious, source) != []
+
+
+def test_band_seeds_find_what_sentence_seeds_miss(pan: Path) -> None:
+    """Without the word-level band seeds this random-obfuscation case is not found at all."""
+    suspicious = read_text(pan / "susp" / "suspicious-document01051.txt")
+    source = read_text(pan / "src" / "source-document02265.txt")
+    assert detect_passages(suspicious, source, PassageSettings(band_min_points=0)) == []
     assert detect_passages(suspicious, source) != []
 
 
