@@ -34,10 +34,6 @@ a pure function below; :func:`detect_passages` chains them:
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
    fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
-   When nothing survives, steps 2-5 run once more with weaker seeds (``second_seed_cosine``,
-   ``second_seed_dice``) and a stricter validation (``second_validation_cosine``): heavily
-   obfuscated passages miss the first thresholds, and the stricter validation keeps
-   no-plagiarism pairs clean (:func:`_second_pass`).
 6. **Literal copies.** When passages were found, shared word 5-grams are chained along their
    diagonals into word-exact verbatim passages (:func:`literal_passages`); each replaces the
    sentence-level passages it mostly covers, or is added where there were none.
@@ -63,7 +59,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -152,10 +148,6 @@ class PassageSettings:
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
             Sanchez-Perez et al. (``single_sentence_cosine`` applies in both cases).
-        second_seed_cosine, second_seed_dice, second_validation_cosine: when steps 2-5 find
-            nothing, they run once more with these weaker seed thresholds and a stricter
-            validation (``second_seed_cosine=0`` turns it off); with a validator, the second
-            pass uses ``second_validator`` at ``second_validation_probability`` instead.
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -196,9 +188,6 @@ class PassageSettings:
     summary_match_cosine: float = 0.2
     summary_margin_chars: int = 300
     summary_max_seeds: int = 7
-    second_seed_cosine: float = 0.25
-    second_seed_dice: float = 0.2
-    second_validation_cosine: float = 0.55
     literal_ngram: int = 5
     literal_gap_words: int = 20
     literal_min_words: int = 40
@@ -206,8 +195,6 @@ class PassageSettings:
     literal_cover: float = 0.45
     validator: str = "pan_validator"
     validation_probability: float = 0.8
-    second_validator: str = "pan_validator"
-    second_validation_probability: float = 0.98
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -1022,37 +1009,6 @@ def _source_spread(rows: sparse.csr_matrix, source: _Side, match_cosine: float) 
     return float(best.max() - best.min() + 1) / len(source.spans)
 
 
-def _second_pass(
-    passages: list[tuple[Span, Span]],
-    similarity: np.ndarray,
-    suspicious: _Side,
-    source: _Side,
-    band: list[Seed],
-    settings: PassageSettings,
-) -> list[tuple[Span, Span]]:
-    """Passages from weaker seeds and a stricter validation, for a pair where steps 2-5 found none.
-
-    (Running it on pairs that already have passages was tried: the extra passages cost more
-    precision than they add recall; see docs/accuracy.md.)
-    """
-    relaxed = replace(
-        settings,
-        seed_cosine=settings.second_seed_cosine,
-        seed_dice=settings.second_seed_dice,
-        validation_cosine=settings.second_validation_cosine,
-        validator=settings.second_validator,
-        validation_probability=settings.second_validation_probability,
-    )
-    seeds = sorted(set(find_seeds(similarity, suspicious.terms, source.terms, relaxed)) | set(band))
-    more = filter_passages(extend(seeds, similarity, suspicious, source, relaxed), similarity, suspicious, source, relaxed)
-    kept = list(passages)
-    for d_span, r_span in more:
-        if not any(d_span.start < d.end and d.start < d_span.end for d, _ in kept):
-            kept.append((d_span, r_span))
-    kept.sort(key=lambda p: (p[0].start, p[1].start))
-    return kept
-
-
 def detect_passages(
     suspicious: str, source: str, settings: PassageSettings | None = None, encoder: Encoder | None = None
 ) -> list[tuple[Span, Span]]:
@@ -1091,8 +1047,6 @@ def detect_passages(
         seeds = sorted(set(seeds) | set(zip(rows.tolist(), cols.tolist())))
     clusters = extend(seeds, similarity, susp_side, src_side, settings)
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
-    if not passages and settings.second_seed_cosine > 0:
-        passages = _second_pass(passages, similarity, susp_side, src_side, band, settings)
     if settings.literal_ngram > 0 and passages:
         passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
     if settings.summary:

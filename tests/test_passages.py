@@ -17,10 +17,10 @@ from retold.model import Span
 from retold.passages import (
     VALIDATOR_FEATURES,
     PassageSettings,
-    load_validator,
     cluster_seeds,
     detect_passages,
     extend_diagonally,
+    load_validator,
     plain_sentences,
 )
 
@@ -159,7 +159,7 @@ def test_fragment_cosine_rule_alone_misses_what_the_validator_finds(pan: Path) -
     """The learned validator is what finds these passages (so the test above cannot pass by luck)."""
     suspicious = read_text(pan / "susp" / "suspicious-document00075.txt")
     source = read_text(pan / "src" / "source-document02441.txt")
-    rule_only = PassageSettings(validator="", second_validator="")
+    rule_only = PassageSettings(validator="")
     assert detect_passages(suspicious, source, rule_only) == []
     assert detect_passages(suspicious, source) != []
 
