@@ -46,7 +46,7 @@ a pure function below; :func:`detect_passages` chains them:
    document (a summary condenses all of it; a copied passage comes from one place), and every
    passage of steps 5-6 lies inside the window (give or take ``summary_margin_chars``): those are the
    summary's sentences matched one by one, and the summary replaces them (unless one cluster holds
-   ``summary_max_seeds`` seeds: a copied passage).
+   ``summary_max_seeds`` sentence-level seeds: a copied passage).
 
 The texts are used exactly as given, without normalisation, because PAN offsets count characters
 of the files as they are.
@@ -142,8 +142,8 @@ class PassageSettings:
             count for the spread.
         summary_margin_chars: passages ending this far outside the window still count as inside.
         summary_max_seeds: no summary is reported when a seed cluster of the pair has this many
-            seeds (a long sentence-by-sentence match is a copied passage, not a summary); 0 = no
-            limit.
+            sentence-level seeds (:func:`find_seeds`; a long sentence-by-sentence match is a
+            copied passage, not a summary); 0 = no limit.
         validator: name of the learned cluster validator (``retold/data/NAME.json``, fitted by
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
@@ -307,8 +307,7 @@ def find_band_seeds(similarity: np.ndarray, suspicious: _Side, source: _Side, se
     seed thresholds even where most content words survive. Words do survive, and copying keeps
     them near one diagonal: every content term of the sentences (stemmed, no stop words, at least
     3 characters) that occurs at most ``band_max_count`` times in each text gives a point
-    (i, j) of term positions.
-    Points are binned into cells of ``band_cell`` terms along the suspicious text and along the
+    (i, j) of term positions. Points are binned into cells of ``band_cell`` terms along the suspicious text and along the
     diagonal ``j - i``; where a 2 x 2 block of cells holds ``band_min_points`` points or more,
     the sentence pairs of its points are seeds when their tf-isf cosine reaches
     ``band_min_cosine``. ``band_min_points=0`` turns this off.
@@ -1036,9 +1035,8 @@ def detect_passages(
     if not susp_side.spans or not src_side.spans:
         return []
     similarity = np.asarray((susp_side.vectors @ src_side.vectors.T).toarray(), dtype=np.float32)
-    lexical = find_seeds(similarity, susp_side.terms, src_side.terms, settings)
-    band = find_band_seeds(similarity, susp_side, src_side, settings)
-    seeds = sorted(set(lexical) | set(band))
+    lexical = set(find_seeds(similarity, susp_side.terms, src_side.terms, settings))
+    seeds = sorted(lexical | set(find_band_seeds(similarity, susp_side, src_side, settings)))
     if encoder is not None and settings.use_semantic:
         vectors = encoder.encode([sp.slice(suspicious) for sp in susp_side.spans] + [sp.slice(source) for sp in src_side.spans])
         n = len(susp_side.spans)
@@ -1055,9 +1053,9 @@ def detect_passages(
         if (
             summary is not None
             and all(d.start >= summary[0].start - margin and d.end <= summary[0].end + margin for d, _ in passages)
-            and not (
+            and not (  # counted among sentence seeds: band seeds make long clusters common
                 settings.summary_max_seeds
-                and any(len(set(cluster) & set(lexical)) >= settings.summary_max_seeds for cluster, _ in clusters)
+                and any(len(lexical.intersection(cluster)) >= settings.summary_max_seeds for cluster, _ in clusters)
             )
         ):
             return [summary]
