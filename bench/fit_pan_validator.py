@@ -28,11 +28,9 @@ from retold.passages import (
     VALIDATOR_FEATURES,
     PassageSettings,
     _bounds,
-    _sides,
     cluster_features,
     cluster_tree,
-    find_band_seeds,
-    find_seeds,
+    pair_seeds,
     quadratic_terms,
 )
 
@@ -46,14 +44,9 @@ def _overlap(a: int, b: int, c: int, d: int) -> int:
 def clusters_of_pair(index: int, settings: PassageSettings) -> tuple[list[list[float]], list[float]]:
     """Features and in-case share of every cluster of one pair of ``tune._PAIRS``."""
     _, suspicious, source, cases = tune._PAIRS[index]
-    d_side, r_side = _sides(suspicious, source, settings)
+    d_side, r_side, similarity, _, seeds = pair_seeds(suspicious, source, settings)
     if not d_side.spans or not r_side.spans:
         return [], []
-    similarity = np.asarray((d_side.vectors @ r_side.vectors.T).toarray(), dtype=np.float32)
-    seeds = sorted(
-        set(find_seeds(similarity, d_side.terms, r_side.terms, settings))
-        | set(find_band_seeds(similarity, d_side, r_side, settings))
-    )
     rate = len(seeds) / max(1, min(len(d_side.spans), len(r_side.spans)))
     features, shares = [], []
     for cluster, gap in cluster_tree(seeds, similarity, settings):

@@ -87,6 +87,7 @@ __all__ = [
     "find_seeds",
     "literal_passages",
     "load_validator",
+    "pair_seeds",
     "plain_sentences",
     "quadratic_terms",
     "refine_edges",
@@ -1008,6 +1009,26 @@ def _source_spread(rows: sparse.csr_matrix, source: _Side, match_cosine: float) 
     return float(best.max() - best.min() + 1) / len(source.spans)
 
 
+def pair_seeds(
+    suspicious: str, source: str, settings: PassageSettings
+) -> tuple[_Side, _Side, np.ndarray, set[Seed], list[Seed]]:
+    """Both texts cut into sentences, their tf-isf similarity and the seeds of steps 2-2b.
+
+    Returns ``(suspicious side, source side, similarity, sentence seeds, all seeds)``: the
+    sentence seeds (:func:`find_seeds`) and, among all seeds, the band seeds as well
+    (:func:`find_band_seeds`). ``bench/fit_pan_validator.py`` fits the validator on exactly
+    these seeds.
+    """
+    suspicious_side, source_side = _sides(suspicious, source, settings)
+    if not suspicious_side.spans or not source_side.spans:
+        empty = np.zeros((len(suspicious_side.spans), len(source_side.spans)), dtype=np.float32)
+        return suspicious_side, source_side, empty, set(), []
+    similarity = np.asarray((suspicious_side.vectors @ source_side.vectors.T).toarray(), dtype=np.float32)
+    sentence_seeds = set(find_seeds(similarity, suspicious_side.terms, source_side.terms, settings))
+    band_seeds = find_band_seeds(similarity, suspicious_side, source_side, settings)
+    return suspicious_side, source_side, similarity, sentence_seeds, sorted(sentence_seeds | set(band_seeds))
+
+
 def detect_passages(
     suspicious: str, source: str, settings: PassageSettings | None = None, encoder: Encoder | None = None
 ) -> list[tuple[Span, Span]]:
@@ -1031,12 +1052,9 @@ def detect_passages(
             print(this.slice(suspicious_text), "<-", src.slice(source_text))
     """
     settings = settings or PassageSettings()
-    susp_side, src_side = _sides(suspicious, source, settings)
+    susp_side, src_side, similarity, lexical, seeds = pair_seeds(suspicious, source, settings)
     if not susp_side.spans or not src_side.spans:
         return []
-    similarity = np.asarray((susp_side.vectors @ src_side.vectors.T).toarray(), dtype=np.float32)
-    lexical = set(find_seeds(similarity, susp_side.terms, src_side.terms, settings))
-    seeds = sorted(lexical | set(find_band_seeds(similarity, susp_side, src_side, settings)))
     if encoder is not None and settings.use_semantic:
         vectors = encoder.encode([sp.slice(suspicious) for sp in susp_side.spans] + [sp.slice(source) for sp in src_side.spans])
         n = len(susp_side.spans)
