@@ -32,7 +32,9 @@ a pure function below; :func:`detect_passages` chains them:
    both sides while they are similar (:func:`extend_diagonally`: reused passages keep their
    sentence order); near-literal copies get word-level edges (:func:`refine_edges`).
 5. **Filtering.** Passages overlapping on the suspicious side keep only the one with the better
-   fragment cosine; passages shorter than ``min_passage_chars`` on either side, or a lone seed
+   fragment cosine; a weaker passage whose source span mostly repeats a stronger one's
+   (``source_overlap``: one source paragraph matched again elsewhere) keeps only its source text
+   beyond it; passages shorter than ``min_passage_chars`` on either side, or a lone seed
    shorter than ``min_single_seed_chars``, are dropped (:func:`filter_passages`).
 6. **Literal copies.** When passages were found, shared word 5-grams are chained along their
    diagonals into word-exact verbatim passages (:func:`literal_passages`); each replaces the
@@ -113,6 +115,8 @@ class PassageSettings:
             are clustered again with a smaller gap.
         trim_ratio: an edge seed weaker than this share of the passage's median seed is dropped.
         min_passage_chars: shorter passages are dropped on either side.
+        source_overlap: a passage whose source span shares more than this share of the shorter
+            span with a stronger passage's source keeps only its part beyond it (1 = off).
         min_single_seed_chars: a passage of one sentence on either side needs this many characters
             on both sides.
         single_sentence_cosine: ... and this fragment cosine.
@@ -163,6 +167,7 @@ class PassageSettings:
     validation_cosine: float = 0.5
     trim_ratio: float = 0.5
     min_passage_chars: int = 150
+    source_overlap: float = 0.8
     min_single_seed_chars: int = 0
     single_sentence_cosine: float = 0.6
     refine_ngram: int = 3
@@ -944,9 +949,30 @@ def filter_passages(
     for _, d_span, r_span in candidates:
         if any(d_span.start < k.end and k.start < d_span.end for k, _ in kept):
             continue
-        kept.append((d_span, r_span))
+        beyond = _beyond_found(r_span, [k for _, k in kept], settings)
+        if beyond is not None:
+            kept.append((d_span, beyond))
     kept.sort(key=lambda p: (p[0].start, p[1].start))
     return kept
+
+
+def _beyond_found(r_span: Span, found: list[Span], settings: PassageSettings) -> Span | None:
+    """``r_span`` less the source text already found for a stronger passage, or None if too little is left.
+
+    One source paragraph matched at several places of the suspicious text (a repeated footer, a
+    topic sentence echoed) is one reuse, and PAN counts each source passage once: when more than
+    ``source_overlap`` of the shorter span is shared, only the part of ``r_span`` on the far side
+    of the earlier find is kept, if it reaches ``min_passage_chars``.
+    """
+    for k in found:
+        shared = min(r_span.end, k.end) - max(r_span.start, k.start)
+        if shared <= settings.source_overlap * min(len(r_span), len(k)):
+            continue
+        before, after = k.start - r_span.start, r_span.end - k.end
+        if max(before, after) < settings.min_passage_chars:
+            return None
+        r_span = Span(r_span.start, k.start) if before >= after else Span(k.end, r_span.end)
+    return r_span
 
 
 def detect_summary(

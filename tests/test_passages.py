@@ -180,6 +180,25 @@ def test_band_seeds_find_what_sentence_seeds_miss(pan: Path) -> None:
     assert detect_passages(suspicious, source) != []
 
 
+@pytest.mark.parametrize(
+    "category,susp,src",
+    [
+        ("02-no-obfuscation", "suspicious-document01698", "source-document01124"),
+        ("04-translation-obfuscation", "suspicious-document00019", "source-document01100"),
+    ],
+)
+def test_source_passage_matched_again_elsewhere_counts_once(pan: Path, category: str, susp: str, src: str) -> None:
+    """A source paragraph echoed at another place of the suspicious text is not a second passage."""
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    truth = read_annotations(pan / category / f"{susp}-{src}.xml").annotations()
+    echoed = detect_passages(suspicious, source, PassageSettings(source_overlap=1.0))
+    found = detect_passages(suspicious, source)
+    assert len(echoed) > len(truth) == len(found)
+    detections = [(a.start, len(a), b.start, len(b)) for a, b in found]
+    assert score({0: truth}, {0: detections}).plagdet >= 0.95
+
+
 def test_shipped_validator_matches_the_features() -> None:
     validator = load_validator(PassageSettings().validator)
     n = len(VALIDATOR_FEATURES)
