@@ -605,13 +605,7 @@ def test_browser_compare_links_passages(browser, server: str, seed_texts: tuple[
     assert passages.count() >= 5
     expect(frame.locator("table.facts")).to_be_visible()
     # click a passage near the end of the derivative: its counterpart must scroll into view, highlighted
-    clicked = passages.nth(passages.count() - 1)
-    aln = clicked.get_attribute("data-head").split()[0]
-    clicked.click()
-    counterpart = source.locator(f'[data-aln~="{aln}"]').first
-    expect(counterpart).to_have_class(re.compile(r"\bactive\b"))
-    expect(clicked).to_have_class(re.compile(r"\bactive\b"))
-    expect(counterpart).to_be_in_viewport()
+    _click_passage_and_check_counterpart(page, "report")
     if os.environ.get("RETOLD_WEB_SCREENSHOT"):  # refresh docs/web-report.png: verdict on top, linked passages
         report = page.locator("#report").element_handle()
         assert report is not None and report.content_frame() is not None
@@ -721,6 +715,7 @@ def _click_passage_and_check_counterpart(page, frame_id: str) -> None:  # type: 
     counterpart = source.locator(f'[data-aln~="{aln}"]').first
     # generous timeouts: the smooth scroll is slow on a loaded 2-core machine
     expect(counterpart).to_have_class(re.compile(r"\bactive\b"), timeout=15_000)
+    expect(clicked).to_have_class(re.compile(r"\bactive\b"))
     expect(counterpart).to_be_in_viewport(timeout=15_000)
 
 
