@@ -36,7 +36,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # validator itself is fitted by bench/fit_pan_validator.py on the same fit half (seed 1).
 GRID: dict[str, list[Any]] = {
     "validation_probability": [0.7, 0.8, 0.9],
-    "source_overlap": [0.5, 0.8, 1.0],
+    "source_overlap": [0.5, 0.8],
+    "summary_concentration": [0.7, 0.8, 1.01],
     "diagonal_cosine": [0.15, 0.2],
 }
 

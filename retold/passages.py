@@ -45,7 +45,9 @@ a pure function below; :func:`detect_passages` chains them:
    the window is reported against the whole source text when it looks like one: its cosine reaches
    ``summary_cosine``, the source is at least ``summary_source_ratio`` times longer than the
    window, its sentences draw on sources spread over at least ``summary_spread`` of the source
-   document (a summary condenses all of it; a copied passage comes from one place), and every
+   document (a summary condenses all of it; a copied passage comes from one place) without one
+   ``summary_stretch`` of the source holding ``summary_concentration`` of those matches (that
+   test only when steps 5-6 found passages to fall back on), and every
    passage of steps 5-6 lies inside the window (give or take ``summary_margin_chars``): those are the
    summary's sentences matched one by one, and the summary replaces them (unless one cluster holds
    ``summary_max_seeds`` sentence-level seeds: a copied passage).
@@ -149,6 +151,11 @@ class PassageSettings:
         summary_max_seeds: no summary is reported when a seed cluster of the pair has this many
             sentence-level seeds (:func:`find_seeds`; a long sentence-by-sentence match is a
             copied passage, not a summary); 0 = no limit.
+        summary_concentration: when passages were found, no summary is reported if one stretch of
+            ``summary_stretch`` of the source text holds this share of the window's best source
+            matches or more (a copied passage draws on one place, a summary on its whole source);
+            above 1 = no such test.
+        summary_stretch: the length of that stretch, as a share of the source text.
         validator: name of the learned cluster validator (``retold/data/NAME.json``, fitted by
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
@@ -194,6 +201,8 @@ class PassageSettings:
     summary_match_cosine: float = 0.2
     summary_margin_chars: int = 300
     summary_max_seeds: int = 7
+    summary_concentration: float = 0.8
+    summary_stretch: float = 0.2
     literal_ngram: int = 5
     literal_gap_words: int = 20
     literal_min_words: int = 40
@@ -976,14 +985,16 @@ def _beyond_found(r_span: Span, found: list[Span], settings: PassageSettings) ->
 
 
 def detect_summary(
-    suspicious: _Side, source: _Side, source_length: int, settings: PassageSettings
+    suspicious: _Side, source: _Side, source_length: int, settings: PassageSettings, passages_found: bool = True
 ) -> tuple[Span, Span] | None:
     """The suspicious window closest to the whole source document, if it looks like a summary.
 
     The window is a run of whole sentences about ``summary_window_chars`` long; it is reported
     against the whole source text, ``Span(0, source_length)``, when its cosine reaches
     ``summary_cosine``, the source is ``summary_source_ratio`` times longer than it, and its
-    sentences draw on a ``summary_spread`` share of the source (see the module docstring).
+    sentences draw on a ``summary_spread`` share of the source (see the module docstring). When
+    ``passages_found``, the window must also not draw ``summary_concentration`` of its matches from
+    one ``summary_stretch`` of the source (a copied passage, which those passages already report).
     """
     if not suspicious.spans or not source.spans:
         return None
@@ -1021,18 +1032,38 @@ def detect_summary(
     window = Span(spans[lo].start, spans[hi].end)
     if source_length < settings.summary_source_ratio * len(window):
         return None
-    if _source_spread(suspicious.vectors[lo : hi + 1], source, settings.summary_match_cosine) < settings.summary_spread:
+    best = _best_source_matches(suspicious.vectors[lo : hi + 1], source, settings.summary_match_cosine)
+    if _source_spread(best, source) < settings.summary_spread:
+        return None
+    concentration = _source_concentration(best, source, settings.summary_stretch)
+    if passages_found and concentration >= settings.summary_concentration:
         return None
     return window, Span(0, source_length)
 
 
-def _source_spread(rows: sparse.csr_matrix, source: _Side, match_cosine: float) -> float:
-    """The share of the source sentences between the first and the last best match of ``rows``."""
+def _best_source_matches(rows: sparse.csr_matrix, source: _Side, match_cosine: float) -> np.ndarray:
+    """The best source sentence of each of ``rows`` whose best cosine reaches ``match_cosine``."""
     similarity = (rows @ source.vectors.T).toarray()
-    best = similarity.argmax(axis=1)[similarity.max(axis=1) >= match_cosine]
+    return similarity.argmax(axis=1)[similarity.max(axis=1) >= match_cosine]
+
+
+def _source_spread(best: np.ndarray, source: _Side) -> float:
+    """The share of the source sentences between the first and the last of the ``best`` matches."""
     if not len(best):
         return 0.0
     return float(best.max() - best.min() + 1) / len(source.spans)
+
+
+def _source_concentration(best: np.ndarray, source: _Side, stretch: float) -> float:
+    """The largest share of the ``best`` matches that one ``stretch`` share of the source text holds.
+
+    A copied passage draws its matches from one place, a summary from all over its source.
+    """
+    if not len(best):
+        return 0.0
+    positions = np.sort(np.array([source.spans[j].start for j in best], dtype=np.float64)) / max(1, len(source.text))
+    ends = np.searchsorted(positions, positions + stretch, side="right")
+    return float((ends - np.arange(len(positions))).max()) / len(positions)
 
 
 def pair_seeds(
@@ -1092,7 +1123,7 @@ def detect_passages(
     if settings.literal_ngram > 0 and passages:
         passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
     if settings.summary:
-        summary = detect_summary(susp_side, src_side, len(source), settings)
+        summary = detect_summary(susp_side, src_side, len(source), settings, bool(passages))
         margin = settings.summary_margin_chars
         if (
             summary is not None

@@ -199,6 +199,26 @@ def test_source_passage_matched_again_elsewhere_counts_once(pan: Path, category:
     assert score({0: truth}, {0: detections}).plagdet >= 0.95
 
 
+@pytest.mark.parametrize(
+    "susp,src",
+    [
+        ("suspicious-document01287", "source-document00569"),
+        ("suspicious-document00203", "source-document00989"),
+    ],
+)
+def test_window_matching_one_stretch_of_its_source_is_a_copy_not_a_summary(pan: Path, susp: str, src: str) -> None:
+    """A copied paragraph close to its whole (short-ish) source stays a copy: its sentences all
+    match one stretch of the source, where a summary's would be spread over all of it."""
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    truth = read_annotations(pan / "02-no-obfuscation" / f"{susp}-{src}.xml").annotations()
+    as_summary = detect_passages(suspicious, source, PassageSettings(summary_concentration=1.01))
+    assert [b for _, b in as_summary] == [Span(0, len(source))]
+    found = detect_passages(suspicious, source)
+    detections = [(a.start, len(a), b.start, len(b)) for a, b in found]
+    assert score({0: truth}, {0: detections}).plagdet >= 0.95
+
+
 def test_shipped_validator_matches_the_features() -> None:
     validator = load_validator(PassageSettings().validator)
     n = len(VALIDATOR_FEATURES)
