@@ -1035,8 +1035,8 @@ def detect_summary(
     best = _best_source_matches(suspicious.vectors[lo : hi + 1], source, settings.summary_match_cosine)
     if _source_spread(best, source) < settings.summary_spread:
         return None
-    concentration = _source_concentration(best, source, settings.summary_stretch)
-    if passages_found and concentration >= settings.summary_concentration:
+    stretch = settings.summary_stretch
+    if passages_found and _source_concentration(best, source, stretch) >= settings.summary_concentration:
         return None
     return window, Span(0, source_length)
 
