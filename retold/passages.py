@@ -139,7 +139,7 @@ class PassageSettings:
             word-level pass for verbatim copies (:func:`literal_passages`); ``literal_ngram=0``
             turns it off. A literal passage replaces the passages it overlaps when it covers at
             least ``literal_cover`` of each.
-        summary: run the summary pass (step 6 of the module docstring).
+        summary: run the summary pass (step 7 of the module docstring).
         summary_cosine: the window-to-document cosine a summary needs.
         summary_window_chars: the length of the suspicious window the summary pass looks for.
         summary_source_ratio: the source must be this many times longer than the window.
@@ -1069,7 +1069,7 @@ def _source_concentration(best: np.ndarray, source: _Side, stretch: float) -> fl
 def pair_seeds(
     suspicious: str, source: str, settings: PassageSettings
 ) -> tuple[_Side, _Side, np.ndarray, set[Seed], list[Seed]]:
-    """Both texts cut into sentences, their tf-isf similarity and the seeds of steps 2-2b.
+    """Both texts cut into sentences, their tf-isf similarity and the seeds of step 2.
 
     Returns ``(suspicious side, source side, similarity, sentence seeds, all seeds)``: the
     sentence seeds (:func:`find_seeds`) and, among all seeds, the band seeds as well
