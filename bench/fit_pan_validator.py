@@ -59,13 +59,30 @@ def clusters_of_pair(index: int, settings: PassageSettings) -> tuple[list[list[f
     return features, shares
 
 
+def fit_quadratic_logistic(x: np.ndarray, y: np.ndarray, c: float) -> dict[str, Any]:
+    """A logistic regression over standardised features and their pairwise products, as the
+    arrays :class:`retold.passages.Validator` reads."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    terms = quadratic_terms((x - mean) / scale)
+    term_mean, term_scale = terms.mean(axis=0), terms.std(axis=0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=5000).fit((terms - term_mean) / term_scale, y)
+    return {
+        "mean": mean.tolist(),
+        "scale": scale.tolist(),
+        "term_mean": term_mean.tolist(),
+        "term_scale": term_scale.tolist(),
+        "weights": model.coef_[0].tolist(),
+        "intercept": float(model.intercept_[0]),
+    }
+
+
 def _collect(task: tuple[int, PassageSettings]) -> tuple[list[list[float]], list[float]]:
     return clusters_of_pair(*task)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from sklearn.linear_model import LogisticRegression
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", default="pan_validator")
     parser.add_argument("--seed", type=int, default=1)
@@ -83,22 +100,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parts = pool.map(_collect, [(i, settings) for i in fit], chunksize=16)
     x = np.array([row for features, _ in parts for row in features])
     y = np.array([share >= args.positive_share for _, shares in parts for share in shares])
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    terms = quadratic_terms((x - mean) / scale)
-    term_mean, term_scale = terms.mean(axis=0), terms.std(axis=0) + 1e-9
-    model = LogisticRegression(C=args.C, max_iter=5000).fit((terms - term_mean) / term_scale, y)
     result = {
         "kind": "retold-passage-validator",
         "protocol": f"logistic regression (quadratic terms, C={args.C}) on the clusters of the fit half (seed {args.seed}) of PAN 2013 training pairs",
         "clusters": len(y),
         "positive_share": float(y.mean()),
         "features": list(VALIDATOR_FEATURES),
-        "mean": mean.tolist(),
-        "scale": scale.tolist(),
-        "term_mean": term_mean.tolist(),
-        "term_scale": term_scale.tolist(),
-        "weights": model.coef_[0].tolist(),
-        "intercept": float(model.intercept_[0]),
+        **fit_quadratic_logistic(x, y, args.C),
     }
     (DATA / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"{args.name}: {len(y)} clusters, {y.mean():.3f} positive")

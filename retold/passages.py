@@ -76,6 +76,7 @@ from .model import Span
 from .segment import blingfire_sentence_offsets
 
 __all__ = [
+    "EDGE_FEATURES",
     "VALIDATOR_FEATURES",
     "PassageSettings",
     "Validator",
@@ -160,6 +161,10 @@ class PassageSettings:
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
             Sanchez-Perez et al. (``single_sentence_cosine`` applies in both cases).
+        edge_model: the learned edge model (``retold/data/NAME.json``, fitted by
+            ``bench/fit_pan_edges.py``) that drops a passage's first or last sentence on either
+            side when it likely lies outside the reuse (:func:`trim_outside_edges`); empty = off.
+        edge_probability: the probability of lying outside at which an edge sentence is dropped.
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -210,6 +215,8 @@ class PassageSettings:
     literal_cover: float = 0.45
     validator: str = "pan_validator"
     validation_probability: float = 0.8
+    edge_model: str = "pan_edges"
+    edge_probability: float = 0.7
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -566,11 +573,13 @@ class Validator:
 
 
 @lru_cache(maxsize=4)
-def load_validator(name: str) -> Validator:
-    """The cluster validator stored as ``retold/data/NAME.json`` (see ``bench/fit_pan_validator.py``)."""
+def load_validator(name: str, features: tuple[str, ...] = VALIDATOR_FEATURES) -> Validator:
+    """A logistic model stored as ``retold/data/NAME.json``: the cluster validator
+    (``bench/fit_pan_validator.py``) or, with ``features=EDGE_FEATURES``, the edge model
+    (``bench/fit_pan_edges.py``)."""
     path = resources.files("retold") / "data" / f"{name}.json"
     model = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(model["features"]) != VALIDATOR_FEATURES:
+    if tuple(model["features"]) != features:
         raise ValueError(f"{name}.json: features do not match this version of retold")
     arrays = {key: np.asarray(model[key], dtype=np.float64) for key in ("mean", "scale", "term_mean", "term_scale", "weights")}
     return Validator(intercept=float(model["intercept"]), **arrays)
@@ -824,6 +833,133 @@ def extend_diagonally(
             break
         d_hi, s_hi = d_hi + 1, s_hi + 1
     return d_lo, d_hi, s_lo, s_hi
+
+
+EDGE_FEATURES = (
+    "seed", "best_outside", "seed_distance", "best_inside", "term_cover", "cosine_gain",
+    "side_sentences", "edge_share", "edge_terms", "inner_best_inside", "fragment_cosine",
+    "source_side", "last_edge",
+)
+"""What :func:`edge_features` measures of a passage's edge sentence, in order."""
+
+Edge = tuple[str, str, int, Span]
+"""(side ``"d"`` suspicious or ``"r"`` source, ``"first"`` or ``"last"``, sentence index, its
+characters inside the passage)."""
+
+
+def _covered_sentences(side: _Side, span: Span) -> list[int]:
+    return [k for k, sp in enumerate(side.spans) if sp.start < span.end and sp.end > span.start]
+
+
+def edge_features(
+    passage: tuple[Span, Span], suspicious: _Side, source: _Side, similarity: np.ndarray, seeds: list[Seed]
+) -> list[tuple[Edge, list[float]]]:
+    """The four edge sentences of a passage (first and last on each side having two sentences or
+    more) with their :data:`EDGE_FEATURES`: whether a seed of the passage holds the sentence,
+    its best tf-isf cosine with the other side outside and inside the passage (and the inner
+    neighbour's inside), the share of its content terms found in the other fragment, how much
+    the fragment cosine gains without it, and its size."""
+    d_span, r_span = passage
+    d_rows, r_rows = _covered_sentences(suspicious, d_span), _covered_sentences(source, r_span)
+    if not d_rows or not r_rows:
+        return []
+    d_lo, d_hi, r_lo, r_hi = d_rows[0], d_rows[-1], r_rows[0], r_rows[-1]
+    d_vec = np.asarray(suspicious.vectors[d_lo : d_hi + 1].sum(axis=0)).ravel()
+    r_vec = np.asarray(source.vectors[r_lo : r_hi + 1].sum(axis=0)).ravel()
+
+    def cosine(a: np.ndarray, b: np.ndarray) -> float:
+        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+        return float(a @ b) / norm if norm else 0.0
+
+    fragment = cosine(d_vec, r_vec)
+    inner_seeds = [(d, r) for d, r in seeds if d_lo <= d <= d_hi and r_lo <= r <= r_hi]
+    terms = {
+        "d": frozenset().union(*(suspicious.terms[k] for k in d_rows)),
+        "r": frozenset().union(*(source.terms[k] for k in r_rows)),
+    }
+    out: list[tuple[Edge, list[float]]] = []
+    for name, rows, side, span in (("d", d_rows, suspicious, d_span), ("r", r_rows, source, r_span)):
+        if len(rows) < 2:
+            continue
+        other_name = "r" if name == "d" else "d"
+        lo, hi = (r_lo, r_hi) if name == "d" else (d_lo, d_hi)
+        matrix = similarity if name == "d" else similarity.T
+        position = 0 if name == "d" else 1
+        seed_rows = [seed[position] for seed in inner_seeds]
+        for end, k, inner in (("first", rows[0], rows[1]), ("last", rows[-1], rows[-2])):
+            chars = Span(max(side.spans[k].start, span.start), min(side.spans[k].end, span.end))
+            if chars.end <= chars.start:
+                continue
+            vector = np.asarray(side.vectors[k].toarray()).ravel()
+            without = cosine(d_vec - vector, r_vec) if name == "d" else cosine(d_vec, r_vec - vector)
+            full = matrix[k]
+            outside = np.concatenate([full[:lo], full[hi + 1 :]])
+            own = side.terms[k]
+            features = [
+                float(k in seed_rows),
+                float(outside.max()) if outside.size else 0.0,
+                float(min((abs(k - q) for q in seed_rows), default=10)),
+                float(full[lo : hi + 1].max()),
+                len(own & terms[other_name]) / max(1, len(own)),
+                without - fragment,
+                float(len(rows)),
+                len(chars) / len(span),
+                float(len(own)),
+                float(matrix[inner][lo : hi + 1].max()),
+                fragment,
+                float(name == "r"),
+                float(end == "last"),
+            ]
+            out.append(((name, end, k, chars), features))
+    return out
+
+
+def trim_outside_edges(
+    passages: list[tuple[Span, Span]],
+    suspicious: _Side,
+    source: _Side,
+    similarity: np.ndarray,
+    seeds: list[Seed],
+    settings: PassageSettings,
+) -> list[tuple[Span, Span]]:
+    """Drop each edge sentence that the learned edge model places outside the reuse.
+
+    Extension, widening and the diagonal step take in a neighbouring sentence when it shares
+    enough words, and a host sentence beside a reused passage often does: over-long edges cost
+    PAN precision more than anything else. A logistic model over :func:`edge_features` (fitted
+    on the fit half of the PAN 2013 training pairs by ``bench/fit_pan_edges.py``) gives each of
+    a passage's four edge sentences a probability of lying outside the annotated case; at
+    ``edge_probability`` or more it is cut off (once per edge).
+    """
+    if not settings.edge_model:
+        return passages
+    model = load_validator(settings.edge_model, EDGE_FEATURES)
+    trimmed = []
+    for d_span, r_span in passages:
+        d_start, d_end, r_start, r_end = d_span.start, d_span.end, r_span.start, r_span.end
+        for (name, end, _, chars), features in edge_features((d_span, r_span), suspicious, source, similarity, seeds):
+            if model.probability(np.asarray(features)) < settings.edge_probability:
+                continue
+            if name == "d":
+                d_start, d_end = (max(d_start, chars.end), d_end) if end == "first" else (d_start, min(d_end, chars.start))
+            else:
+                r_start, r_end = (max(r_start, chars.end), r_end) if end == "first" else (r_start, min(r_end, chars.start))
+        if d_end <= d_start or r_end <= r_start:
+            continue
+        trimmed.append((
+            d_span if (d_start, d_end) == (d_span.start, d_span.end) else _strip(suspicious.text, d_start, d_end),
+            r_span if (r_start, r_end) == (r_span.start, r_span.end) else _strip(source.text, r_start, r_end),
+        ))
+    return trimmed
+
+
+def _strip(text: str, start: int, end: int) -> Span:
+    """``text[start:end]`` without its leading and trailing white space."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
 
 
 def literal_passages(suspicious: str, source: str, settings: PassageSettings) -> list[tuple[Span, Span]]:
@@ -1122,6 +1258,7 @@ def detect_passages(
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if settings.literal_ngram > 0 and passages:
         passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
+    passages = trim_outside_edges(passages, susp_side, src_side, similarity, seeds, settings)
     if settings.summary:
         summary = detect_summary(susp_side, src_side, len(source), settings, bool(passages))
         margin = settings.summary_margin_chars

@@ -15,6 +15,7 @@ from retold.eval.pan import read_annotations, read_text
 from retold.eval.plagdet import score
 from retold.model import Span
 from retold.passages import (
+    EDGE_FEATURES,
     VALIDATOR_FEATURES,
     PassageSettings,
     cluster_seeds,
@@ -219,11 +220,34 @@ def test_window_matching_one_stretch_of_its_source_is_a_copy_not_a_summary(pan: 
     assert score({0: truth}, {0: detections}).plagdet >= 0.95
 
 
-def test_shipped_validator_matches_the_features() -> None:
-    validator = load_validator(PassageSettings().validator)
-    n = len(VALIDATOR_FEATURES)
-    assert len(validator.mean) == len(validator.scale) == n
-    assert len(validator.weights) == len(validator.term_mean) == n + n * (n + 1) // 2
+@pytest.mark.parametrize(
+    "category,susp,src",
+    [
+        ("03-random-obfuscation", "suspicious-document00148", "source-document01571"),
+        ("04-translation-obfuscation", "suspicious-document00151", "source-document02695"),
+    ],
+)
+def test_edge_sentence_outside_the_reuse_is_cut_off(pan: Path, category: str, susp: str, src: str) -> None:
+    """A neighbouring sentence that extension took in, but that the reuse does not include, is
+    cut off by the learned edge model: the passage then matches the annotated case."""
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    truth = read_annotations(pan / category / f"{susp}-{src}.xml").annotations()
+
+    def plagdet(settings: PassageSettings) -> float:
+        found = detect_passages(suspicious, source, settings)
+        return score({0: truth}, {0: [(a.start, len(a), b.start, len(b)) for a, b in found]}).plagdet
+
+    assert plagdet(PassageSettings(edge_model="")) < 0.9
+    assert plagdet(PassageSettings()) >= 0.98
+
+
+@pytest.mark.parametrize("name,features", [("pan_validator", VALIDATOR_FEATURES), ("pan_edges", EDGE_FEATURES)])
+def test_shipped_models_match_their_features(name: str, features: tuple[str, ...]) -> None:
+    model = load_validator(name, features)
+    n = len(features)
+    assert len(model.mean) == len(model.scale) == n
+    assert len(model.weights) == len(model.term_mean) == n + n * (n + 1) // 2
 
 
 @pytest.mark.parametrize("susp,src", NO_PLAGIARISM)
