@@ -15,19 +15,26 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import multiprocessing
-import random
 from typing import Any
 
-import numpy as np
-
 import bench.tune_pan as tune
-from bench.fit_pan_validator import DATA, _overlap, fit_quadratic_logistic
+from bench.fit_pan_validator import (
+    DATA,
+    _overlap,
+    fit_half_rows,
+    fit_quadratic_logistic,
+    model_arguments,
+)
 from retold.eval.plagdet import overlaps
-from retold.passages import EDGE_FEATURES, PassageSettings, detect_passages, edge_features, pair_seeds
+from retold.passages import (
+    EDGE_FEATURES,
+    PassageSettings,
+    detect_passages,
+    edge_features,
+    pair_seeds,
+)
 
 
 def edges_of_pair(index: int, settings: PassageSettings) -> tuple[list[list[float]], list[float]]:
@@ -52,22 +59,10 @@ def _collect(task: tuple[int, PassageSettings]) -> tuple[list[list[float]], list
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", default="pan_edges")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
-    args = parser.parse_args(argv)
+    args = model_arguments(__doc__, "pan_edges", 1.0).parse_args(argv)
 
-    tune._PAIRS = tune._load(tune.CORPUS, 0, args.seed)
-    indices = list(range(len(tune._PAIRS)))
-    random.Random(args.seed).shuffle(indices)
-    fit = sorted(indices[: len(indices) // 2])
-    settings = dataclasses.replace(PassageSettings(), edge_model="")
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        parts = pool.map(_collect, [(i, settings) for i in fit], chunksize=16)
-    x = np.array([row for features, _ in parts for row in features])
-    y = np.array([share < 0.5 for _, shares in parts for share in shares])
+    x, shares = fit_half_rows(_collect, dataclasses.replace(PassageSettings(), edge_model=""), args.seed, args.jobs)
+    y = shares < 0.5
     result = {
         "kind": "retold-passage-edges",
         "protocol": f"logistic regression (quadratic terms, C={args.C}) on the edge sentences of the passages of the fit half (seed {args.seed}) of PAN 2013 training pairs; positive = under half inside the case",

@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,24 +83,42 @@ def _collect(task: tuple[int, PassageSettings]) -> tuple[list[list[float]], list
     return clusters_of_pair(*task)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", default="pan_validator")
+def model_arguments(doc: str | None, name: str, c: float) -> argparse.ArgumentParser:
+    """The command-line options both model-fitting scripts take."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--name", default=name)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--C", type=float, default=c, help="inverse regularisation strength")
+    return parser
+
+
+def fit_half_rows(
+    collect: Callable[[tuple[int, PassageSettings]], tuple[list[list[float]], list[float]]],
+    settings: PassageSettings,
+    seed: int,
+    jobs: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load every PAN pair, take the fit half of the seeded 50/50 split (the split of
+    ``bench/tune_pan.py``) and return ``collect``'s feature rows and in-case shares for it."""
+    tune._PAIRS = tune._load(tune.CORPUS, 0, seed)
+    indices = list(range(len(tune._PAIRS)))
+    random.Random(seed).shuffle(indices)
+    fit = sorted(indices[: len(indices) // 2])
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        parts = pool.map(collect, [(i, settings) for i in fit], chunksize=16)
+    x = np.array([row for features, _ in parts for row in features])
+    shares = np.array([share for _, part in parts for share in part])
+    return x, shares
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = model_arguments(__doc__, "pan_validator", 0.1)
     parser.add_argument("--positive-share", type=float, default=0.5, help="in-case share of a positive cluster")
-    parser.add_argument("--C", type=float, default=0.1, help="inverse regularisation strength")
     args = parser.parse_args(argv)
 
-    tune._PAIRS = tune._load(tune.CORPUS, 0, args.seed)
-    indices = list(range(len(tune._PAIRS)))
-    random.Random(args.seed).shuffle(indices)
-    fit = sorted(indices[: len(indices) // 2])
-    settings = PassageSettings()
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        parts = pool.map(_collect, [(i, settings) for i in fit], chunksize=16)
-    x = np.array([row for features, _ in parts for row in features])
-    y = np.array([share >= args.positive_share for _, shares in parts for share in shares])
+    x, shares = fit_half_rows(_collect, PassageSettings(), args.seed, args.jobs)
+    y = shares >= args.positive_share
     result = {
         "kind": "retold-passage-validator",
         "protocol": f"logistic regression (quadratic terms, C={args.C}) on the clusters of the fit half (seed {args.seed}) of PAN 2013 training pairs",
