@@ -39,6 +39,9 @@ a pure function below; :func:`detect_passages` chains them:
 6. **Literal copies.** When passages were found, shared word 5-grams are chained along their
    diagonals into word-exact verbatim passages (:func:`literal_passages`); each replaces the
    sentence-level passages it mostly covers, or is added where there were none.
+   Then a learned edge model (:func:`trim_outside_edges`, fitted by ``bench/fit_pan_edges.py``)
+   cuts off each passage's first or last sentence on either side when it likely lies outside
+   the reuse (``edge_model``, ``edge_probability``).
 7. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
    characters whose tf-isf vector is closest to the *whole* source document (:func:`detect_summary`).
    A summary condenses its whole source, which is how PAN 2013 annotates summary obfuscation, so
