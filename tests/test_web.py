@@ -698,11 +698,17 @@ def _click_passage_and_check_counterpart(page, frame_id: str) -> None:  # type: 
     from playwright.sync_api import expect
 
     # let the page's smooth scroll to the report end first (a click during it may be scrolled away):
-    # the report's top at the top of the window, or the page scrolled to its end
-    page.wait_for_function("""id => {
-        const top = document.getElementById(id).getBoundingClientRect().top;
-        return Math.abs(top) < 2 || Math.ceil(innerHeight + scrollY) >= document.documentElement.scrollHeight;
-    }""", arg=frame_id)
+    # wait until the window has not moved for 20 frames (where it stops depends on the page's
+    # height, which the paths shown in it change)
+    page.evaluate("""() => new Promise(resolve => {
+        let last = scrollY, still = 0;
+        const tick = () => {
+            still = scrollY === last ? still + 1 : 0;
+            last = scrollY;
+            if (still >= 20) resolve(true); else requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+    })""")
     frame = page.frame_locator(f"#{frame_id}")
 
     derivative = frame.locator('.article[data-role="derivative"]')
