@@ -438,12 +438,24 @@ def _sentence_spans(suspicious: _Side, source: _Side, bounds: tuple[int, int, in
     )
 
 
-def _fragment_cosine(suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int]) -> float:
+def _fragment_vectors(
+    suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tf-isf vectors of sentences ``d_lo..d_hi`` and ``s_lo..s_hi``, summed per side."""
     d_lo, d_hi, s_lo, s_hi = bounds
-    a = np.asarray(suspicious.vectors[d_lo : d_hi + 1].sum(axis=0)).ravel()
-    b = np.asarray(source.vectors[s_lo : s_hi + 1].sum(axis=0)).ravel()
+    return (
+        np.asarray(suspicious.vectors[d_lo : d_hi + 1].sum(axis=0)).ravel(),
+        np.asarray(source.vectors[s_lo : s_hi + 1].sum(axis=0)).ravel(),
+    )
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / norm if norm else 0.0
+
+
+def _fragment_cosine(suspicious: _Side, source: _Side, bounds: tuple[int, int, int, int]) -> float:
+    return _cosine(*_fragment_vectors(suspicious, source, bounds))
 
 
 def _trim_edges(cluster: list[Seed], similarity: np.ndarray, ratio: float) -> list[Seed]:
@@ -770,17 +782,12 @@ def tighten_bounds(
     """
     d_rows, r_rows = suspicious.vectors, source.vectors
     d_lo, d_hi, s_lo, s_hi = bounds
-    d_vec = np.asarray(d_rows[d_lo : d_hi + 1].sum(axis=0)).ravel()
-    r_vec = np.asarray(r_rows[s_lo : s_hi + 1].sum(axis=0)).ravel()
-
-    def cosine(a: np.ndarray, b: np.ndarray) -> float:
-        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-        return float(a @ b) / norm if norm else 0.0
+    d_vec, r_vec = _fragment_vectors(suspicious, source, bounds)
 
     def row(rows: sparse.csr_matrix, i: int) -> np.ndarray:
         return np.asarray(rows[i].toarray()).ravel()
 
-    current = cosine(d_vec, r_vec)
+    current = _cosine(d_vec, r_vec)
     for _ in range(8):
         moves = []
         if settings.tighten > 0:
@@ -801,13 +808,13 @@ def tighten_bounds(
                 moves.append(((d_lo, d_hi, s_lo, s_hi + 1), d_vec, r_vec + row(r_rows, s_hi + 1), settings.widen))
         best = None
         for new_bounds, a, b, margin in moves:
-            gain = cosine(a, b) - current
+            gain = _cosine(a, b) - current
             if gain > margin and (best is None or gain > best[0]):
                 best = (gain, new_bounds, a, b)
         if best is None:
             break
         _, (d_lo, d_hi, s_lo, s_hi), d_vec, r_vec = best
-        current = cosine(d_vec, r_vec)
+        current = _cosine(d_vec, r_vec)
     return d_lo, d_hi, s_lo, s_hi
 
 
@@ -867,14 +874,8 @@ def edge_features(
     if not d_rows or not r_rows:
         return []
     d_lo, d_hi, r_lo, r_hi = d_rows[0], d_rows[-1], r_rows[0], r_rows[-1]
-    d_vec = np.asarray(suspicious.vectors[d_lo : d_hi + 1].sum(axis=0)).ravel()
-    r_vec = np.asarray(source.vectors[r_lo : r_hi + 1].sum(axis=0)).ravel()
-
-    def cosine(a: np.ndarray, b: np.ndarray) -> float:
-        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-        return float(a @ b) / norm if norm else 0.0
-
-    fragment = cosine(d_vec, r_vec)
+    d_vec, r_vec = _fragment_vectors(suspicious, source, (d_lo, d_hi, r_lo, r_hi))
+    fragment = _cosine(d_vec, r_vec)
     inner_seeds = [(d, r) for d, r in seeds if d_lo <= d <= d_hi and r_lo <= r <= r_hi]
     terms = {
         "d": frozenset().union(*(suspicious.terms[k] for k in d_rows)),
@@ -894,7 +895,7 @@ def edge_features(
             if chars.end <= chars.start:
                 continue
             vector = np.asarray(side.vectors[k].toarray()).ravel()
-            without = cosine(d_vec - vector, r_vec) if name == "d" else cosine(d_vec, r_vec - vector)
+            without = _cosine(d_vec - vector, r_vec) if name == "d" else _cosine(d_vec, r_vec - vector)
             full = matrix[k]
             outside = np.concatenate([full[:lo], full[hi + 1 :]])
             own = side.terms[k]
