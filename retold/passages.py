@@ -39,9 +39,9 @@ a pure function below; :func:`detect_passages` chains them:
 6. **Literal copies.** When passages were found, shared word 5-grams are chained along their
    diagonals into word-exact verbatim passages (:func:`literal_passages`); each replaces the
    sentence-level passages it mostly covers, or is added where there were none.
-   Then a learned edge model (:func:`trim_outside_edges`, fitted by ``bench/fit_pan_edges.py``)
-   cuts off each passage's first or last sentence on either side when it likely lies outside
-   the reuse (``edge_model``, ``edge_probability``).
+   Then each passage's first and last sentence on either side is cut word by word where the
+   reuse begins or ends inside it (:func:`trim_partial_edges`): host words next to a reused
+   stretch are mostly absent from the other side.
 7. **Summaries.** The suspicious text is scanned for the window of ``summary_window_chars``
    characters whose tf-isf vector is closest to the *whole* source document (:func:`detect_summary`).
    A summary condenses its whole source, which is how PAN 2013 annotates summary obfuscation, so
@@ -74,12 +74,11 @@ import numpy as np
 from scipy import sparse
 
 from .encoders import DEFAULT_ENCODER, Encoder
-from .features import content_terms, tfisf_matrices
+from .features import STOPWORDS, content_terms, stem, tfisf_matrices
 from .model import Span
 from .segment import blingfire_sentence_offsets
 
 __all__ = [
-    "EDGE_FEATURES",
     "VALIDATOR_FEATURES",
     "PassageSettings",
     "Validator",
@@ -100,6 +99,7 @@ __all__ = [
     "quadratic_terms",
     "refine_edges",
     "tighten_bounds",
+    "trim_partial_edges",
 ]
 
 
@@ -164,10 +164,12 @@ class PassageSettings:
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
             Sanchez-Perez et al. (``single_sentence_cosine`` applies in both cases).
-        edge_model: the learned edge model (``retold/data/NAME.json``, fitted by
-            ``bench/fit_pan_edges.py``) that drops a passage's first or last sentence on either
-            side when it likely lies outside the reuse (:func:`trim_outside_edges`); empty = off.
-        edge_probability: the probability of lying outside at which an edge sentence is dropped.
+        partial_edge_penalty, partial_edge_margin, partial_edge_context_chars: word-level cuts
+            inside a passage's first and last sentence (:func:`trim_partial_edges`): a content word
+            found in the other side's span (widened by ``partial_edge_context_chars``) counts +1,
+            one not found ``-partial_edge_penalty``; the words before (after) the lowest prefix
+            (suffix) sum are cut off when that sum is ``-partial_edge_margin`` or lower.
+            ``partial_edge_margin=0`` turns the step off.
         use_semantic: also seed on sentence embeddings (slower).
         semantic_seed: the embedding cosine a semantic seed needs.
         encoder: sentence encoder name used when ``use_semantic`` is on.
@@ -218,8 +220,9 @@ class PassageSettings:
     literal_cover: float = 0.45
     validator: str = "pan_validator"
     validation_probability: float = 0.8
-    edge_model: str = "pan_edges"
-    edge_probability: float = 0.7
+    partial_edge_penalty: float = 0.5
+    partial_edge_margin: float = 3.0
+    partial_edge_context_chars: int = 100
     use_semantic: bool = False
     semantic_seed: float = 0.75
     encoder: str = DEFAULT_ENCODER
@@ -589,9 +592,8 @@ class Validator:
 
 @lru_cache(maxsize=4)
 def load_validator(name: str, features: tuple[str, ...] = VALIDATOR_FEATURES) -> Validator:
-    """A logistic model stored as ``retold/data/NAME.json``: the cluster validator
-    (``bench/fit_pan_validator.py``) or, with ``features=EDGE_FEATURES``, the edge model
-    (``bench/fit_pan_edges.py``)."""
+    """A logistic model over ``features`` stored as ``retold/data/NAME.json``: the cluster
+    validator (``bench/fit_pan_validator.py``)."""
     path = resources.files("retold") / "data" / f"{name}.json"
     model = json.loads(path.read_text(encoding="utf-8"))
     if tuple(model["features"]) != features:
@@ -845,115 +847,62 @@ def extend_diagonally(
     return d_lo, d_hi, s_lo, s_hi
 
 
-EDGE_FEATURES = (
-    "seed", "best_outside", "seed_distance", "best_inside", "term_cover", "cosine_gain",
-    "side_sentences", "edge_share", "edge_terms", "inner_best_inside", "fragment_cosine",
-    "source_side", "last_edge",
-)
-"""What :func:`edge_features` measures of a passage's edge sentence, in order."""
-
-Edge = tuple[str, str, int, Span]
-"""(side ``"d"`` suspicious or ``"r"`` source, ``"first"`` or ``"last"``, sentence index, its
-characters inside the passage)."""
+def _content_stems(text: str, start: int, end: int) -> set[str]:
+    return {stem(w) for m in _TOKEN_RE.finditer(text, start, end) if (w := m.group().lower()) not in STOPWORDS}
 
 
-def _covered_sentences(side: _Side, span: Span) -> list[int]:
-    return [k for k, sp in enumerate(side.spans) if sp.start < span.end and sp.end > span.start]
-
-
-def edge_features(
-    passage: tuple[Span, Span], suspicious: _Side, source: _Side, similarity: np.ndarray, seeds: list[Seed]
-) -> list[tuple[Edge, list[float]]]:
-    """The four edge sentences of a passage (first and last on each side having two sentences or
-    more) with their :data:`EDGE_FEATURES`: whether a seed of the passage holds the sentence,
-    its best tf-isf cosine with the other side outside and inside the passage (and the inner
-    neighbour's inside), the share of its content terms found in the other fragment, how much
-    the fragment cosine gains without it, and its size."""
-    d_span, r_span = passage
-    d_rows, r_rows = _covered_sentences(suspicious, d_span), _covered_sentences(source, r_span)
-    if not d_rows or not r_rows:
-        return []
-    d_lo, d_hi, r_lo, r_hi = d_rows[0], d_rows[-1], r_rows[0], r_rows[-1]
-    d_vec, r_vec = _fragment_vectors(suspicious, source, (d_lo, d_hi, r_lo, r_hi))
-    fragment = _cosine(d_vec, r_vec)
-    inner_seeds = [(d, r) for d, r in seeds if d_lo <= d <= d_hi and r_lo <= r <= r_hi]
-    terms = {
-        "d": frozenset().union(*(suspicious.terms[k] for k in d_rows)),
-        "r": frozenset().union(*(source.terms[k] for k in r_rows)),
-    }
-    out: list[tuple[Edge, list[float]]] = []
-    for name, rows, side, span in (("d", d_rows, suspicious, d_span), ("r", r_rows, source, r_span)):
-        if len(rows) < 2:
+def _unsupported_run(words: list[tuple[int, int, str]], support: set[str], settings: PassageSettings) -> int:
+    """How many of ``words`` (taken from the passage's edge inwards) to cut off: those up to the
+    lowest running sum of +1 per content word in ``support`` and ``-partial_edge_penalty`` per
+    content word not in it, when that sum reaches ``-partial_edge_margin``; else 0."""
+    running, lowest, cut = 0.0, 0.0, 0
+    for k, (_, _, word) in enumerate(words):
+        if word in STOPWORDS:
             continue
-        other_name = "r" if name == "d" else "d"
-        lo, hi = (r_lo, r_hi) if name == "d" else (d_lo, d_hi)
-        matrix = similarity if name == "d" else similarity.T
-        position = 0 if name == "d" else 1
-        seed_rows = [seed[position] for seed in inner_seeds]
-        for end, k, inner in (("first", rows[0], rows[1]), ("last", rows[-1], rows[-2])):
-            chars = Span(max(side.spans[k].start, span.start), min(side.spans[k].end, span.end))
-            if chars.end <= chars.start:
-                continue
-            vector = np.asarray(side.vectors[k].toarray()).ravel()
-            without = _cosine(d_vec - vector, r_vec) if name == "d" else _cosine(d_vec, r_vec - vector)
-            full = matrix[k]
-            outside = np.concatenate([full[:lo], full[hi + 1 :]])
-            own = side.terms[k]
-            features = [
-                float(k in seed_rows),
-                float(outside.max()) if outside.size else 0.0,
-                float(min((abs(k - q) for q in seed_rows), default=10)),
-                float(full[lo : hi + 1].max()),
-                len(own & terms[other_name]) / max(1, len(own)),
-                without - fragment,
-                float(len(rows)),
-                len(chars) / len(span),
-                float(len(own)),
-                float(matrix[inner][lo : hi + 1].max()),
-                fragment,
-                float(name == "r"),
-                float(end == "last"),
-            ]
-            out.append(((name, end, k, chars), features))
-    return out
+        running += 1.0 if stem(word) in support else -settings.partial_edge_penalty
+        if running < lowest:
+            lowest, cut = running, k + 1
+    return cut if lowest <= -settings.partial_edge_margin and cut < len(words) else 0
 
 
-def trim_outside_edges(
-    passages: list[tuple[Span, Span]],
-    suspicious: _Side,
-    source: _Side,
-    similarity: np.ndarray,
-    seeds: list[Seed],
-    settings: PassageSettings,
+def _trim_partial_side(side: _Side, span: Span, support: set[str], settings: PassageSettings) -> Span:
+    first = next((sp for sp in side.spans if sp.start <= span.start < sp.end), None)
+    if first is not None:
+        words = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(side.text, span.start, min(first.end, span.end))]
+        cut = _unsupported_run(words, support, settings)
+        if cut:
+            span = Span(words[cut][0], span.end)
+    last = next((sp for sp in side.spans if sp.start < span.end <= sp.end), None)
+    if last is not None:
+        words = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(side.text, max(last.start, span.start), span.end)]
+        cut = _unsupported_run(words[::-1], support, settings)
+        if cut:
+            span = Span(span.start, _end_after_punctuation(side.text, words[-cut - 1][1]))
+    return span
+
+
+def trim_partial_edges(
+    passages: list[tuple[Span, Span]], suspicious: _Side, source: _Side, settings: PassageSettings
 ) -> list[tuple[Span, Span]]:
-    """Drop each edge sentence that the learned edge model places outside the reuse.
+    """Cut each passage's first and last sentence, on both sides, where the reuse begins or ends inside it.
 
-    Extension, widening and the diagonal step take in a neighbouring sentence when it shares
-    enough words, and a host sentence beside a reused passage often does: over-long edges cost
-    PAN precision more than anything else. A logistic model over :func:`edge_features` (fitted
-    on the fit half of the PAN 2013 training pairs by ``bench/fit_pan_edges.py``) gives each of
-    a passage's four edge sentences a probability of lying outside the annotated case; at
-    ``edge_probability`` or more it is cut off (once per edge).
+    Obfuscated passages do not keep sentence boundaries: a reused stretch often begins in the
+    middle of what the splitter sees as one sentence, the rest of which is host text. Walking
+    from the passage's edge inwards, a content word that also occurs in the other side's span
+    (widened by ``partial_edge_context_chars``) counts +1, a word that does not
+    ``-partial_edge_penalty``; the words up to the lowest running sum are cut off when that sum
+    is ``-partial_edge_margin`` or lower. The source side is cut first, then the suspicious side
+    against the cut source span.
     """
-    if not settings.edge_model:
+    if settings.partial_edge_margin <= 0:
         return passages
-    model = load_validator(settings.edge_model, EDGE_FEATURES)
+    context = settings.partial_edge_context_chars
     trimmed = []
     for d_span, r_span in passages:
-        d_start, d_end, r_start, r_end = d_span.start, d_span.end, r_span.start, r_span.end
-        for (name, end, _, chars), features in edge_features((d_span, r_span), suspicious, source, similarity, seeds):
-            if model.probability(np.asarray(features)) < settings.edge_probability:
-                continue
-            if name == "d":
-                d_start, d_end = (max(d_start, chars.end), d_end) if end == "first" else (d_start, min(d_end, chars.start))
-            else:
-                r_start, r_end = (max(r_start, chars.end), r_end) if end == "first" else (r_start, min(r_end, chars.start))
-        if d_end <= d_start or r_end <= r_start:
-            continue
-        trimmed.append((
-            d_span if (d_start, d_end) == (d_span.start, d_span.end) else _strip(suspicious.text, d_start, d_end),
-            r_span if (r_start, r_end) == (r_span.start, r_span.end) else _strip(source.text, r_start, r_end),
-        ))
+        d_support = _content_stems(suspicious.text, max(0, d_span.start - context), d_span.end + context)
+        r_span = _trim_partial_side(source, r_span, d_support, settings)
+        r_support = _content_stems(source.text, max(0, r_span.start - context), r_span.end + context)
+        trimmed.append((_trim_partial_side(suspicious, d_span, r_support, settings), r_span))
     return trimmed
 
 
@@ -1262,7 +1211,7 @@ def detect_passages(
     passages = filter_passages(clusters, similarity, susp_side, src_side, settings)
     if settings.literal_ngram > 0 and passages:
         passages = _with_literal(passages, literal_passages(suspicious, source, settings), settings.literal_cover)
-    passages = trim_outside_edges(passages, susp_side, src_side, similarity, seeds, settings)
+    passages = trim_partial_edges(passages, susp_side, src_side, settings)
     if settings.summary:
         summary = detect_summary(susp_side, src_side, len(source), settings, bool(passages))
         margin = settings.summary_margin_chars
