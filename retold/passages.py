@@ -221,7 +221,7 @@ class PassageSettings:
     validator: str = "pan_validator"
     validation_probability: float = 0.8
     partial_edge_penalty: float = 0.5
-    partial_edge_margin: float = 3.0
+    partial_edge_margin: float = 2.0
     partial_edge_context_chars: int = 100
     use_semantic: bool = False
     semantic_seed: float = 0.75
@@ -866,6 +866,7 @@ def _unsupported_run(words: list[tuple[int, int, str]], support: set[str], setti
 
 
 def _trim_partial_side(side: _Side, span: Span, support: set[str], settings: PassageSettings) -> Span:
+    """``span`` with the unsupported words cut off inside its first and its last sentence."""
     first = next((sp for sp in side.spans if sp.start <= span.start < sp.end), None)
     if first is not None:
         words = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(side.text, span.start, min(first.end, span.end))]
