@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,41 +82,30 @@ def _collect(task: tuple[int, PassageSettings]) -> tuple[list[list[float]], list
     return clusters_of_pair(*task)
 
 
-def model_arguments(doc: str | None, name: str, c: float) -> argparse.ArgumentParser:
-    """The command-line options both model-fitting scripts take."""
-    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
-    parser.add_argument("--name", default=name)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--C", type=float, default=c, help="inverse regularisation strength")
-    return parser
-
-
-def fit_half_rows(
-    collect: Callable[[tuple[int, PassageSettings]], tuple[list[list[float]], list[float]]],
-    settings: PassageSettings,
-    seed: int,
-    jobs: int,
-) -> tuple[np.ndarray, np.ndarray]:
+def fit_half_rows(settings: PassageSettings, seed: int, jobs: int) -> tuple[np.ndarray, np.ndarray]:
     """Load every PAN pair, take the fit half of the seeded 50/50 split (the split of
-    ``bench/tune_pan.py``) and return ``collect``'s feature rows and in-case shares for it."""
+    ``bench/tune_pan.py``) and return the cluster features and in-case shares found in it."""
     tune._PAIRS = tune._load(tune.CORPUS, 0, seed)
     indices = list(range(len(tune._PAIRS)))
     random.Random(seed).shuffle(indices)
     fit = sorted(indices[: len(indices) // 2])
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        parts = pool.map(collect, [(i, settings) for i in fit], chunksize=16)
+        parts = pool.map(_collect, [(i, settings) for i in fit], chunksize=16)
     x = np.array([row for features, _ in parts for row in features])
     shares = np.array([share for _, part in parts for share in part])
     return x, shares
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = model_arguments(__doc__, "pan_validator", 0.1)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--name", default="pan_validator")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--C", type=float, default=0.1, help="inverse regularisation strength")
     parser.add_argument("--positive-share", type=float, default=0.5, help="in-case share of a positive cluster")
     args = parser.parse_args(argv)
 
-    x, shares = fit_half_rows(_collect, PassageSettings(), args.seed, args.jobs)
+    x, shares = fit_half_rows(PassageSettings(), args.seed, args.jobs)
     y = shares >= args.positive_share
     result = {
         "kind": "retold-passage-validator",

@@ -591,12 +591,11 @@ class Validator:
 
 
 @lru_cache(maxsize=4)
-def load_validator(name: str, features: tuple[str, ...] = VALIDATOR_FEATURES) -> Validator:
-    """A logistic model over ``features`` stored as ``retold/data/NAME.json``: the cluster
-    validator (``bench/fit_pan_validator.py``)."""
+def load_validator(name: str) -> Validator:
+    """The cluster validator stored as ``retold/data/NAME.json`` (``bench/fit_pan_validator.py``)."""
     path = resources.files("retold") / "data" / f"{name}.json"
     model = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(model["features"]) != features:
+    if tuple(model["features"]) != VALIDATOR_FEATURES:
         raise ValueError(f"{name}.json: features do not match this version of retold")
     arrays = {key: np.asarray(model[key], dtype=np.float64) for key in ("mean", "scale", "term_mean", "term_scale", "weights")}
     return Validator(intercept=float(model["intercept"]), **arrays)
@@ -847,10 +846,6 @@ def extend_diagonally(
     return d_lo, d_hi, s_lo, s_hi
 
 
-def _content_stems(text: str, start: int, end: int) -> set[str]:
-    return {stem(w) for m in _TOKEN_RE.finditer(text, start, end) if (w := m.group().lower()) not in STOPWORDS}
-
-
 def _unsupported_run(words: list[tuple[int, int, str]], support: set[str], settings: PassageSettings) -> int:
     """How many of ``words`` (taken from the passage's edge inwards) to cut off: those up to the
     lowest running sum of +1 per content word in ``support`` and ``-partial_edge_penalty`` per
@@ -900,9 +895,9 @@ def trim_partial_edges(
     context = settings.partial_edge_context_chars
     trimmed = []
     for d_span, r_span in passages:
-        d_support = _content_stems(suspicious.text, max(0, d_span.start - context), d_span.end + context)
+        d_support = set(content_terms(suspicious.text[max(0, d_span.start - context) : d_span.end + context]))
         r_span = _trim_partial_side(source, r_span, d_support, settings)
-        r_support = _content_stems(source.text, max(0, r_span.start - context), r_span.end + context)
+        r_support = set(content_terms(source.text[max(0, r_span.start - context) : r_span.end + context]))
         trimmed.append((_trim_partial_side(suspicious, d_span, r_support, settings), r_span))
     return trimmed
 

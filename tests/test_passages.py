@@ -245,7 +245,7 @@ def test_host_words_beside_the_reuse_are_cut_off(pan: Path, category: str, susp:
 
 
 def test_shipped_validator_matches_its_features() -> None:
-    model = load_validator("pan_validator", VALIDATOR_FEATURES)
+    model = load_validator("pan_validator")
     n = len(VALIDATOR_FEATURES)
     assert len(model.mean) == len(model.scale) == n
     assert len(model.weights) == len(model.term_mean) == n + n * (n + 1) // 2
