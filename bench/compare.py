@@ -25,18 +25,11 @@ def _seed_paths() -> tuple[Path, Path]:
     return next(seeds.glob("000_*.txt")), next(seeds.glob("001_*.txt"))
 
 
-def _cores() -> int:
-    """Cores this process may use: the encoder splits large calls over up to 4 of them."""
-    from retold.encoders import available_cores
-
-    return available_cores()
-
-
 def seed_timings(repeats: int = 5) -> dict[str, Any]:
     """Seed compare: warm process (model loaded; embedding cache emptied each run, and reused),
     and cold CLI calls (new process each time)."""
     import retold
-    from retold.encoders import get_encoder
+    from retold.encoders import available_cores, get_encoder
 
     rewrite, original = _seed_paths()
     retold.compare(rewrite, original)  # load the model once
@@ -67,7 +60,7 @@ def seed_timings(repeats: int = 5) -> dict[str, Any]:
     return {
         "warm_ms_new_texts": round(statistics.median(uncached), 1),
         "warm_cpu_ms_new_texts": round(new_texts_cpu * 1000, 1),
-        "cores": _cores(),
+        "cores": available_cores(),  # the encoder splits large calls over up to 4 of them
         "warm_ms_cached_embeddings": round(statistics.median(cached), 1),
         "cold_cli_s": round(statistics.median(cold), 2),
         "targets": {"warm_ms": 100, "cold_cli_s": 4},

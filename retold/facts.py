@@ -882,8 +882,6 @@ def _fold_text(text: str) -> str:
         .replace("\u2014", "-")
     )
     text = unicodedata.normalize("NFKD", text)
-    if text.isascii():  # no combining mark to drop (curly quotes and dashes were the only non-ASCII)
-        return text.lower()
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 

@@ -243,7 +243,7 @@ def use_similarity(
     list_a: Sequence[str], list_b: Sequence[str]
 ) -> npt.NDArray[np.float32]:
     """Cosine similarity of USE multilingual v3 vectors, one per pair, as retold's default encoder
-    (``use-m3``, one thread) computes them.
+    (``use-m3``) computes them.
 
     The encoder returns L2-normalised vectors, so the cosine is a row-wise dot product. It is
     loaded on first use and kept for the process.
