@@ -34,8 +34,8 @@ __all__ = ["UseM3OnnxForward"]
 _WEIGHT_LEVELS = 64  # 7-bit symmetric weights: safe on u8 x s8 kernels without VNNI
 _ACTIVATION_LEVELS = 127  # activations: symmetric per row, stored as uint8 around 128
 _ACTIVATION_ZERO = 128
-_TOKEN_BUDGET = 512  # tokens per graph call: the working set stays in cache (4,096: 20 % slower, +75 MB peak)
-_TOKENS_PER_THREAD = 1024  # below this a second thread costs more than it saves
+_TOKEN_BUDGET = 512  # tokens per graph call: the working set stays in cache (4,096: 20 % slower, +80 MB peak)
+_TOKENS_PER_THREAD = 1024  # a call is split over threads only when each gets at least this many
 
 
 def _quantise_columns(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,9 +50,9 @@ class _GraphBuilder:
     """Collects ONNX nodes and initialisers under unique names."""
 
     def __init__(self) -> None:
-        from onnx import helper, numpy_helper
+        from onnx import TensorProto, helper, numpy_helper
 
-        self.helper, self.numpy_helper = helper, numpy_helper
+        self.helper, self.numpy_helper, self.types = helper, numpy_helper, TensorProto
         self.nodes: list[Any] = []
         self.initialisers: list[Any] = []
         self._count = 0
@@ -90,15 +90,13 @@ class _GraphBuilder:
 
     def integer_product(self, x_q: str, scales: str, weights: np.ndarray, bias: np.ndarray) -> str:
         """``x @ weights + bias`` from the rows of x quantised with ``scales`` and int8 weights."""
-        from onnx import TensorProto
-
         quantised, column_scales = _quantise_columns(weights.astype(np.float32))
         product = self.one("MatMulInteger", [
             x_q, self.constant("w_q", quantised),
             self.constant("x_zero", np.array(_ACTIVATION_ZERO, dtype=np.uint8)),
             self.constant("w_zero", np.zeros(quantised.shape[1], dtype=np.int8)),
         ])
-        as_float = self.one("Cast", [product], to=TensorProto.FLOAT)
+        as_float = self.one("Cast", [product], to=self.types.FLOAT)
         rows = self.one("Unsqueeze", [scales, self.constant("axis", np.array([1], dtype=np.int64))])
         scaled = self.one("Mul", [self.one("Mul", [as_float, rows]), self.constant("w_scale", column_scales)])
         return self.one("Add", [scaled, self.constant("bias", bias.astype(np.float32))])
