@@ -50,7 +50,8 @@ a pure function below; :func:`detect_passages` chains them:
    window, its sentences draw on sources spread over at least ``summary_spread`` of the source
    document (a summary condenses all of it; a copied passage comes from one place) without one
    ``summary_stretch`` of the source holding ``summary_concentration`` of those matches (that
-   test only when steps 5-6 found passages to fall back on), and every
+   test only when steps 5-6 found passages to fall back on) nor one such stretch lying much
+   closer to the window than the whole source does (``summary_stretch_cosine``), and every
    passage of steps 5-6 lies inside the window (give or take ``summary_margin_chars``): those are the
    summary's sentences matched one by one, and the summary replaces them (unless one cluster holds
    ``summary_max_seeds`` sentence-level seeds: a copied passage).
@@ -160,6 +161,10 @@ class PassageSettings:
             matches or more (a copied passage draws on one place, a summary on its whole source);
             above 1 = no such test.
         summary_stretch: the length of that stretch, as a share of the source text.
+        summary_stretch_cosine: no summary is reported when the window's tf-isf cosine to some
+            run of ``summary_stretch`` of the source sentences exceeds this many times its cosine
+            to the whole source (a summary is closest to its whole source, a reused passage to
+            the part it came from); 0 = no such test.
         validator: name of the learned cluster validator (``retold/data/NAME.json``, fitted by
             ``bench/fit_pan_validator.py``); a cluster is kept when its probability reaches
             ``validation_probability``. Empty: the fragment-cosine rule (``validation_cosine``) of
@@ -213,6 +218,7 @@ class PassageSettings:
     summary_max_seeds: int = 7
     summary_concentration: float = 0.8
     summary_stretch: float = 0.2
+    summary_stretch_cosine: float = 1.25
     literal_ngram: int = 5
     literal_gap_words: int = 20
     literal_min_words: int = 40
@@ -1080,6 +1086,8 @@ def detect_summary(
     sentences draw on a ``summary_spread`` share of the source (see the module docstring). When
     ``passages_found``, the window must also not draw ``summary_concentration`` of its matches from
     one ``summary_stretch`` of the source (a copied passage, which those passages already report).
+    In any case no run of that many source sentences may be more than ``summary_stretch_cosine``
+    times closer to the window than the whole source is.
     """
     if not suspicious.spans or not source.spans:
         return None
@@ -1113,7 +1121,7 @@ def detect_summary(
             best = (cosine, lo, hi)
     if best is None or best[0] < settings.summary_cosine:
         return None
-    _, lo, hi = best
+    best_cosine, lo, hi = best
     window = Span(spans[lo].start, spans[hi].end)
     if source_length < settings.summary_source_ratio * len(window):
         return None
@@ -1123,7 +1131,38 @@ def detect_summary(
     stretch = settings.summary_stretch
     if passages_found and _source_concentration(best, source, stretch) >= settings.summary_concentration:
         return None
+    if settings.summary_stretch_cosine > 0:
+        window_vector = np.asarray(rows[lo : hi + 1].sum(axis=0)).ravel()
+        closest = _best_stretch_cosine(window_vector, source, stretch)
+        if closest > settings.summary_stretch_cosine * best_cosine:
+            return None
     return window, Span(0, source_length)
+
+
+def _best_stretch_cosine(vector: np.ndarray, source: _Side, share: float) -> float:
+    """The best cosine of ``vector`` to any run of ``share`` of the source sentences (summed).
+
+    A summary is closer to its whole source than to any one part of it; a copied or paraphrased
+    passage is closest to the part it came from.
+    """
+    norm = float(np.linalg.norm(vector))
+    n = len(source.spans)
+    width = max(1, round(share * n))
+    if not norm or width > n:
+        return 0.0
+    along = np.concatenate([[0.0], np.cumsum(np.asarray(source.vectors @ vector).ravel())])
+    gram = (source.vectors @ source.vectors.T).toarray()
+    # squared norm of each run of `width` sentences: sums of square blocks along the diagonal
+    table = np.zeros((n + 1, n + 1))
+    table[1:, 1:] = gram.cumsum(axis=0).cumsum(axis=1)
+    starts = np.arange(n - width + 1)
+    ends = starts + width
+    squared = table[ends, ends] - table[starts, ends] - table[ends, starts] + table[starts, starts]
+    dots = along[ends] - along[starts]
+    valid = squared > 0
+    if not valid.any():
+        return 0.0
+    return float((dots[valid] / np.sqrt(squared[valid])).max()) / norm
 
 
 def _best_source_matches(rows: sparse.csr_matrix, source: _Side, match_cosine: float) -> np.ndarray:

@@ -7,6 +7,7 @@ pairs read from ../shared/data (skipped when the data is not there).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -212,8 +213,13 @@ def test_window_matching_one_stretch_of_its_source_is_a_copy_not_a_summary(pan: 
     suspicious = read_text(pan / "susp" / f"{susp}.txt")
     source = read_text(pan / "src" / f"{src}.txt")
     truth = read_annotations(pan / "02-no-obfuscation" / f"{susp}-{src}.xml").annotations()
-    as_summary = detect_passages(suspicious, source, PassageSettings(summary_concentration=1.01))
+    neither_test = PassageSettings(summary_concentration=1.01, summary_stretch_cosine=0)
+    as_summary = detect_passages(suspicious, source, neither_test)
     assert [b for _, b in as_summary] == [Span(0, len(source))]
+    # each test alone keeps it a copy: its matches crowd one stretch, and that stretch is much
+    # closer to the window than the whole source is
+    for one_test in (replace(neither_test, summary_concentration=0.8), replace(neither_test, summary_stretch_cosine=1.25)):
+        assert all(len(b) < len(source) for _, b in detect_passages(suspicious, source, one_test))
     found = detect_passages(suspicious, source)
     detections = [(a.start, len(a), b.start, len(b)) for a, b in found]
     assert score({0: truth}, {0: detections}).plagdet >= 0.95
