@@ -202,7 +202,7 @@ class PassageSettings:
     tighten: float = 0.0
     widen: float = 0.01
     band_cell: int = 10
-    band_min_points: int = 6
+    band_min_points: int = 5
     band_max_count: int = 3
     band_min_cosine: float = 0.1
     diagonal_cosine: float = 0.15
