@@ -1125,16 +1125,15 @@ def detect_summary(
     window = Span(spans[lo].start, spans[hi].end)
     if source_length < settings.summary_source_ratio * len(window):
         return None
-    best = _best_source_matches(suspicious.vectors[lo : hi + 1], source, settings.summary_match_cosine)
-    if _source_spread(best, source) < settings.summary_spread:
+    matches = _best_source_matches(rows[lo : hi + 1], source, settings.summary_match_cosine)
+    if _source_spread(matches, source) < settings.summary_spread:
         return None
     stretch = settings.summary_stretch
-    if passages_found and _source_concentration(best, source, stretch) >= settings.summary_concentration:
+    if passages_found and _source_concentration(matches, source, stretch) >= settings.summary_concentration:
         return None
     if settings.summary_stretch_cosine > 0:
         window_vector = np.asarray(rows[lo : hi + 1].sum(axis=0)).ravel()
-        closest = _best_stretch_cosine(window_vector, source, stretch)
-        if closest > settings.summary_stretch_cosine * best_cosine:
+        if _best_stretch_cosine(window_vector, source, stretch) > settings.summary_stretch_cosine * best_cosine:
             return None
     return window, Span(0, source_length)
 
@@ -1147,8 +1146,8 @@ def _best_stretch_cosine(vector: np.ndarray, source: _Side, share: float) -> flo
     """
     norm = float(np.linalg.norm(vector))
     n = len(source.spans)
-    width = max(1, round(share * n))
-    if not norm or width > n:
+    width = min(n, max(1, round(share * n)))
+    if not norm:
         return 0.0
     along = np.concatenate([[0.0], np.cumsum(np.asarray(source.vectors @ vector).ravel())])
     gram = (source.vectors @ source.vectors.T).toarray()
