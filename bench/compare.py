@@ -84,27 +84,24 @@ def pan_sample(count: int = 200, seed: int = 0) -> dict[str, Any]:
         detect_passages(suspicious, source)
     detector_cpu = time.process_time() - started_cpu
     detector_wall = time.perf_counter() - started_wall
-    started_cpu, started_wall = time.process_time(), time.perf_counter()
-    failures = 0
-    for suspicious, source in texts:
-        try:
-            retold.compare(suspicious, source)
-        except retold.InputError:
-            failures += 1
-    compare_cpu = time.process_time() - started_cpu
-    compare_wall = time.perf_counter() - started_wall
+
+    def compare_all() -> tuple[float, float, int]:
+        started_cpu, started_wall = time.process_time(), time.perf_counter()
+        failures = 0
+        for suspicious, source in texts:
+            try:
+                retold.compare(suspicious, source)
+            except retold.InputError:
+                failures += 1
+        return time.process_time() - started_cpu, time.perf_counter() - started_wall, failures
+
+    compare_cpu, compare_wall, failures = compare_all()
     # the same pairs again, every sentence vector now in the encoder's cache: what is left is
     # everything but encoding (segmentation, lexical evidence, links, judge, facts); the
     # per-document segment and fact caches are emptied so that only encoding is skipped
     segment._segment.cache_clear()
     facts._extract_facts.cache_clear()
-    started_cpu = time.process_time()
-    for suspicious, source in texts:
-        try:
-            retold.compare(suspicious, source)
-        except retold.InputError:
-            pass
-    cached_cpu = time.process_time() - started_cpu
+    cached_cpu, _, _ = compare_all()
     return {
         "pairs": count,
         "seed": seed,
