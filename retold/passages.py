@@ -866,17 +866,22 @@ def _unsupported_run(words: list[tuple[int, int, str]], support: set[str], setti
     return cut if lowest <= -settings.partial_edge_margin and cut < len(words) else 0
 
 
+def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """The words of ``text[start:end]``: (start, end, lower-cased word) each."""
+    return [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(text, start, end)]
+
+
 def _trim_partial_side(side: _Side, span: Span, support: set[str], settings: PassageSettings) -> Span:
     """``span`` with the unsupported words cut off inside its first and its last sentence."""
     first = next((sp for sp in side.spans if sp.start <= span.start < sp.end), None)
     if first is not None:
-        words = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(side.text, span.start, min(first.end, span.end))]
+        words = _word_spans(side.text, span.start, min(first.end, span.end))
         cut = _unsupported_run(words, support, settings)
         if cut:
             span = Span(words[cut][0], span.end)
     last = next((sp for sp in side.spans if sp.start < span.end <= sp.end), None)
     if last is not None:
-        words = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(side.text, max(last.start, span.start), span.end)]
+        words = _word_spans(side.text, max(last.start, span.start), span.end)
         cut = _unsupported_run(words[::-1], support, settings)
         if cut:
             span = Span(span.start, _end_after_punctuation(side.text, words[-cut - 1][1]))
@@ -906,15 +911,6 @@ def trim_partial_edges(
         r_support = set(content_terms(source.text[max(0, r_span.start - context) : r_span.end + context]))
         trimmed.append((_trim_partial_side(suspicious, d_span, r_support, settings), r_span))
     return trimmed
-
-
-def _strip(text: str, start: int, end: int) -> Span:
-    """``text[start:end]`` without its leading and trailing white space."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
 
 
 def literal_passages(suspicious: str, source: str, settings: PassageSettings) -> list[tuple[Span, Span]]:
