@@ -7,6 +7,7 @@ pairs read from ../shared/data (skipped when the data is not there).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from retold.passages import (
     VALIDATOR_FEATURES,
     PassageSettings,
     cluster_seeds,
+    cut_source_lines,
     detect_passages,
     extend_diagonally,
     load_validator,
@@ -35,6 +37,19 @@ HOST = (
     "Rainfall in the valley was lower than expected this spring. "
     "Farmers planted barley earlier and hope for a good harvest in August. "
 )
+
+
+def _pair_plagdet(pan: Path, category: str, susp: str, src: str) -> Callable[[PassageSettings], float]:
+    """Plagdet of one PAN pair's detections under given settings."""
+    suspicious = read_text(pan / "susp" / f"{susp}.txt")
+    source = read_text(pan / "src" / f"{src}.txt")
+    truth = read_annotations(pan / category / f"{susp}-{src}.xml").annotations()
+
+    def plagdet(settings: PassageSettings) -> float:
+        found = detect_passages(suspicious, source, settings)
+        return score({0: truth}, {0: [(a.start, len(a), b.start, len(b)) for a, b in found]}).plagdet
+
+    return plagdet
 
 
 def test_plain_sentences_offsets_are_exact() -> None:
@@ -238,15 +253,38 @@ def test_host_words_beside_the_reuse_are_cut_off(pan: Path, category: str, susp:
     """Where a reused passage begins or ends inside what the splitter sees as one sentence, or
     extension took in a host sentence beside it, the host words (absent from the other side)
     are cut off word by word: the passage then matches the annotated case."""
-    suspicious = read_text(pan / "susp" / f"{susp}.txt")
-    source = read_text(pan / "src" / f"{src}.txt")
-    truth = read_annotations(pan / category / f"{susp}-{src}.xml").annotations()
-
-    def plagdet(settings: PassageSettings) -> float:
-        found = detect_passages(suspicious, source, settings)
-        return score({0: truth}, {0: [(a.start, len(a), b.start, len(b)) for a, b in found]}).plagdet
-
+    plagdet = _pair_plagdet(pan, category, susp, src)
     assert plagdet(PassageSettings(partial_edge_margin=0)) < 0.9
+    assert plagdet(PassageSettings()) >= 0.93
+
+
+def test_a_source_line_the_suspicious_span_does_not_back_is_cut_off() -> None:
+    """The next paragraph shares a topic word with the reuse but little else: it goes; a last
+    line drawn on as much as the rest of the passage stays."""
+    unrelated = "The harbour cafe sells smoked herring, rye bread and strong tea to tourists all summer long."
+    suspicious = HOST + COPIED + HOST
+    source = COPIED + "\n" + unrelated
+    d_span = Span(len(HOST), len(HOST) + len(COPIED))
+    (kept,) = cut_source_lines([(d_span, Span(0, len(source)))], suspicious, source, PassageSettings())
+    assert kept[1].slice(source) == COPIED.rstrip()
+
+    source = COPIED.replace("Mayor Odile", "\nMayor Odile")
+    (kept,) = cut_source_lines([(d_span, Span(0, len(source)))], suspicious, source, PassageSettings())
+    assert kept[1] == Span(0, len(source))
+
+
+@pytest.mark.parametrize(
+    "category,susp,src",
+    [
+        ("03-random-obfuscation", "suspicious-document00091", "source-document03196"),
+        ("03-random-obfuscation", "suspicious-document01707", "source-document03183"),
+        ("04-translation-obfuscation", "suspicious-document01596", "source-document02013"),
+    ],
+)
+def test_host_paragraph_after_the_reused_source_is_left_out(pan: Path, category: str, susp: str, src: str) -> None:
+    """Seeds took in the source's next paragraph (same topic words); the line cut leaves it out."""
+    plagdet = _pair_plagdet(pan, category, susp, src)
+    assert plagdet(PassageSettings(line_cut_share=0)) < 0.93
     assert plagdet(PassageSettings()) >= 0.93
 
 
