@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import random
 import sys
@@ -45,7 +46,7 @@ def pan_pairs(per_group: int, rng: random.Random) -> list[tuple[str, Path, Path,
         if category.name.startswith("05"):
             lines = [
                 pair for pair in lines
-                if "<feature" in (category / f"{Path(pair[0]).stem}-{Path(pair[1]).stem}.xml").read_text()
+                if 'name="plagiarism"' in (category / f"{Path(pair[0]).stem}-{Path(pair[1]).stem}.xml").read_text()
             ]
         rng.shuffle(lines)
         for susp, src in lines[:per_group]:
@@ -83,7 +84,7 @@ def bbc_pairs(per_group: int, rng: random.Random) -> list[tuple[str, Document, D
 def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         mask = (p >= lo) & ((p < hi) | (hi == 1.0))
         if mask.any():
             total += mask.sum() / len(p) * abs(p[mask].mean() - y[mask].mean())
