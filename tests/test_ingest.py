@@ -69,6 +69,21 @@ def test_binary_file_is_rejected() -> None:
     assert info.value.source == "image.txt"
 
 
+def test_text_page_with_stray_nul_bytes_loads(shared_data: Path) -> None:
+    # A real crawled page (PAN 2013) whose mangled Korean left 5 NUL bytes in valid UTF-8 text.
+    path = shared_data / "pan13-train" / "susp" / "suspicious-document00078.txt"
+    assert path.read_bytes().count(b"\x00") == 5
+    text = load(path).text
+    assert "SHOCKED that your friends didn\u2019t know" in text
+
+
+def test_nul_bytes_in_valid_utf8_are_binary_when_many() -> None:
+    # UTF-16 text without a byte-order mark is valid UTF-8 too, but every other byte is a NUL.
+    data = "The port authority said the north pier would reopen. ".encode("utf-16-le") * 4
+    with pytest.raises(InputError, match="binary file"):
+        load_bytes(data, "story.txt")
+
+
 @pytest.mark.parametrize("data", [b"", b"   \n\t\r\n  "])
 def test_empty_file_is_rejected(data: bytes) -> None:
     with pytest.raises(InputError, match="empty file"):

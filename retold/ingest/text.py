@@ -6,7 +6,7 @@ Every reader (text, Markdown, HTML, JSON) ends in :func:`make_document`, which a
 Decoding order (:func:`decode`):
 
 1. a byte-order mark decides: UTF-32, UTF-8 or UTF-16;
-2. NUL bytes or many control bytes mean a binary file;
+2. NUL bytes or many control bytes mean a binary file (a few stray NULs in valid UTF-8 do not);
 3. strict UTF-8;
 4. Windows-1252 when it decodes cleanly and looks like Western text (non-ASCII letters are a
    minority of the letters and every non-ASCII character is a Latin letter or typographic mark);
@@ -45,6 +45,9 @@ _CONTROL_BYTES = bytes(sorted(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 
 _ALLOWED_CONTROLS = str.maketrans("", "", "\t\n\r\f\v\x1b")
 _MAX_CONTROL_SHARE = 0.10
 _MAX_NUL_BYTES = 4
+# Past _MAX_NUL_BYTES, NULs are still stray when the file is valid UTF-8 and control bytes (NULs
+# included) stay under this share: binary data is almost never valid UTF-8.
+_MAX_STRAY_CONTROL_SHARE = 0.01
 _SNIFF_BYTES = 65536
 
 # Non-ASCII characters that Western (cp1252) text plausibly contains besides Latin letters.
@@ -83,14 +86,15 @@ def decode(data: bytes, name: str) -> str:
                 raise InputError(name, f"cannot decode as {encoding}: {exc.reason}") from exc
             return check_text(text, name)
     head = data[:_SNIFF_BYTES]
-    # A stray NUL or control byte occurs in real corpora (PAN 2013 has some); binary files have many.
+    utf8 = _try_decode(data, "utf-8")
+    # Stray NUL and control bytes occur in real corpora (PAN 2013 has pages with up to 7 NULs
+    # among otherwise valid UTF-8 text); binary files have many, and are rarely valid UTF-8.
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if head.count(b"\x00") > _MAX_NUL_BYTES or controls > _MAX_CONTROL_SHARE * len(head):
+    stray = utf8 is not None and controls <= _MAX_STRAY_CONTROL_SHARE * len(head)
+    if (head.count(b"\x00") > _MAX_NUL_BYTES and not stray) or controls > _MAX_CONTROL_SHARE * len(head):
         raise InputError(name, "binary file")
-    try:
-        return check_text(data.decode("utf-8"), name)
-    except UnicodeDecodeError:
-        pass
+    if utf8 is not None:
+        return check_text(utf8, name)
     western = _try_decode(data, "cp1252")
     if western is not None and _looks_western(western):
         return check_text(western, name)
