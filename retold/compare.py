@@ -23,6 +23,7 @@ from .encoders import get_encoder
 from .ingest import load
 from .judge import JudgeSettings, OrientedEvidence, body_chars, coverage, judge
 from .model import CompareResult, Document, Segmentation, SentenceLink
+from .passages import PassageSettings, detect_passages
 from .processes import one_blas_thread
 from .segment import SegmentSettings, segment
 
@@ -44,6 +45,7 @@ class Settings:
     segment: SegmentSettings = field(default_factory=SegmentSettings)
     align: align_stage.AlignSettings = field(default_factory=align_stage.AlignSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    passages: PassageSettings = field(default_factory=PassageSettings)
     facts: facts_stage.FactSettings = field(default_factory=facts_stage.FactSettings)
 
     def with_encoder(self, name: str) -> Settings:
@@ -133,6 +135,12 @@ def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
     )
 
 
+def detected_chars(derivative: Document, source: Document, settings: PassageSettings) -> int:
+    """Characters of ``derivative`` inside the passages :func:`retold.passages.detect_passages`
+    finds against ``source``: the judge's lexical second opinion."""
+    return sum(len(span) for span, _ in detect_passages(derivative.text, source.text, settings))
+
+
 def compare_documents(a: Document, b: Document, settings: Settings | None = None) -> CompareResult:
     """Compare two already-loaded documents. See :func:`compare`."""
     with one_blas_thread():
@@ -149,6 +157,7 @@ def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareR
         b.published,
         found.topical_similarity,
         settings.judge,
+        lambda side: detected_chars(a, b, settings.passages) if side == "a" else detected_chars(b, a, settings.passages),
     )
     if verdict.direction.derivative == "a":
         oriented, derivative, source = found.a_as_derivative, a, b

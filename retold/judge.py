@@ -1,6 +1,8 @@
 """The judge stage: derived or not (a calibrated probability), the reuse type, and the direction.
 
-The probability is a logistic model over a few alignment features; its coefficients are fitted
+The probability is a logistic model over a few alignment features, and the length of what the
+PAN-style passage detector (:mod:`retold.passages`) finds as a lexical second opinion; its
+coefficients are fitted
 on labelled real pairs by ``scripts/fit_judge.py`` (PAN 2013 training pairs, byte-identical and
 unrelated BBC articles, same-topic BBC articles as hard negatives) and shipped in
 ``retold/data/judge.json`` together with the calibration error measured on held-out pairs.
@@ -10,13 +12,24 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Sequence
+from itertools import pairwise
 
-from .model import Alignment, Coverage, Direction, ReuseType, Segmentation, SentenceLink, Side, Verdict
+from .errors import ModelError
+from .model import (
+    Alignment,
+    Coverage,
+    Direction,
+    ReuseType,
+    Segmentation,
+    SentenceLink,
+    Side,
+    Verdict,
+)
 
 FEATURE_NAMES = (
     "coverage_derivative",
@@ -28,6 +41,7 @@ FEATURE_NAMES = (
     "log_longest_passage_chars",
     "log_ordered_links",
     "log_links",
+    "log_detected_chars",
 )
 
 
@@ -86,8 +100,14 @@ def coverage(
     )
 
 
-def features(evidence: OrientedEvidence) -> list[float]:
-    """The judge's feature vector (see FEATURE_NAMES)."""
+def features(evidence: OrientedEvidence, detected_chars: int) -> list[float]:
+    """The judge's feature vector (see FEATURE_NAMES).
+
+    ``detected_chars``: derivative characters inside the passages that
+    :func:`retold.passages.detect_passages` finds with the same orientation. The detector sees
+    reuse that sentence links spread thin, a summary paragraph inside a long page for one, and
+    rarely fires on unrelated texts (5 of 1,000 PAN no-plagiarism pairs).
+    """
     aligned_chars = sum(len(span) for a in evidence.alignments for span in a.derivative_spans)
     longest = max((sum(len(span) for span in a.derivative_spans) for a in evidence.alignments), default=0)
     verbatim = sum(
@@ -105,6 +125,7 @@ def features(evidence: OrientedEvidence) -> list[float]:
         math.log1p(longest),
         math.log1p(_ordered_links(evidence.links)),
         math.log1p(len(evidence.links)),
+        math.log1p(detected_chars),
     ]
 
 
@@ -113,7 +134,7 @@ def _ordered_links(links: Sequence[SentenceLink]) -> int:
     similarities between two texts on one topic scatter."""
     return sum(
         1
-        for first, second in zip(links, links[1:])
+        for first, second in pairwise(links)
         if min(abs(s - t) for s in second.sources for t in first.sources) <= 3
     )
 
@@ -121,7 +142,10 @@ def _ordered_links(links: Sequence[SentenceLink]) -> int:
 @lru_cache(maxsize=1)
 def _model() -> dict[str, object]:
     path = resources.files("retold") / "data" / "judge.json"
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    model: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    if model.get("features") != list(FEATURE_NAMES):
+        raise ModelError("judge.json: its features do not match this version of retold (run scripts/fit_judge.py)")
+    return model
 
 
 def probability(feature_vector: Sequence[float]) -> float:
@@ -227,14 +251,20 @@ def judge(
     published_b: str | None,
     topical_similarity: float,
     settings: JudgeSettings,
+    detected_chars: Callable[[Side], int],
 ) -> Verdict:
-    """The verdict for a pair, from the aligner's evidence in both orientations."""
+    """The verdict for a pair, from the aligner's evidence in both orientations.
+
+    ``detected_chars(side)`` gives the characters of that side inside the passages the PAN-style
+    detector finds with it as the derivative (see :func:`features`); it is called once, for the
+    side the direction names.
+    """
     chosen = direction(
         a_as_derivative, b_as_derivative, published_a, published_b, settings.direction_min_confidence,
         settings.partial_coverage,
     )
     oriented = a_as_derivative if chosen.derivative == "a" else b_as_derivative
-    p = probability(features(oriented))
+    p = probability(features(oriented, detected_chars(chosen.derivative)))
     derived = p >= settings.derived_probability
     return Verdict(
         derived=derived,

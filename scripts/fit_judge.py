@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from retold.compare import Settings, pair_evidence
+from retold.compare import Settings, detected_chars, pair_evidence
 from retold.ingest import load
 from retold.judge import FEATURE_NAMES, direction, features
 from retold.model import Document
@@ -93,7 +93,7 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-group", type=int, default=60)
+    parser.add_argument("--per-group", type=int, default=150)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "retold" / "data" / "judge.json"))
     args = parser.parse_args()
@@ -111,8 +111,10 @@ def main() -> int:
         b = second if isinstance(second, Document) else load(second)
         found = pair_evidence(a, b, settings)
         chosen = direction(found.a_as_derivative, found.b_as_derivative, a.published, b.published)
-        oriented = found.a_as_derivative if chosen.derivative == "a" else found.b_as_derivative
-        rows.append(features(oriented))
+        oriented, derivative, source = (
+            (found.a_as_derivative, a, b) if chosen.derivative == "a" else (found.b_as_derivative, b, a)
+        )
+        rows.append(features(oriented, detected_chars(derivative, source, settings.passages)))
         labels.append(label)
         groups.append(group)
         if i % 50 == 0:
