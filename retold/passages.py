@@ -69,6 +69,7 @@ import difflib
 import json
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -673,9 +674,29 @@ def extend(
 _TOKEN_RE = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=8)
+def _token_index(text: str) -> tuple[list[int], list[int], list[str]]:
+    """Starts, ends and lower-cased forms of every word of ``text``, found once per text."""
+    found = list(_TOKEN_RE.finditer(text))
+    return [m.start() for m in found], [m.end() for m in found], [m.group().lower() for m in found]
+
+
 def _tokens(text: str, span: Span) -> tuple[list[str], list[tuple[int, int]]]:
-    found = list(_TOKEN_RE.finditer(text, span.start, span.end))
-    return [m.group().lower() for m in found], [(m.start(), m.end()) for m in found]
+    """The words inside ``span`` with their offsets, as ``_TOKEN_RE.finditer(text, start, end)``
+    finds them (a word cut by an edge is cut there too), read from the text's word index."""
+    if span.end <= span.start:
+        return [], []
+    starts, ends, words = _token_index(text)
+    first, last = bisect_right(ends, span.start), bisect_left(starts, span.end)
+    found = words[first:last]
+    offsets = list(zip(starts[first:last], ends[first:last]))
+    if found and offsets[0][0] < span.start:
+        offsets[0] = (span.start, offsets[0][1])
+        found[0] = text[slice(*offsets[0])].lower()
+    if found and offsets[-1][1] > span.end:
+        offsets[-1] = (offsets[-1][0], span.end)
+        found[-1] = text[slice(*offsets[-1])].lower()
+    return found, offsets
 
 
 def _covered(tokens: list[str], other: set[tuple[str, ...]], n: int) -> np.ndarray:
