@@ -40,13 +40,6 @@ def stem(word: str) -> str:
     return word if word[:1].isdigit() else word[:STEM_CHARS]
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed words of ``text`` that are not stop words (in order, with repeats)."""
-    if len(text) <= _CACHED_TERMS_CHARS:
-        return list(_sentence_terms(text))
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
-
-
 # compare reads the terms of one sentence several times (links, split rescue, added clauses, and
 # the passage detector's own pass): sentence-sized texts are cached, whole documents are not.
 _CACHED_TERMS_CHARS = 2000
@@ -55,6 +48,13 @@ _CACHED_TERMS_CHARS = 2000
 @lru_cache(maxsize=1 << 15)
 def _sentence_terms(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in words(text) if w not in STOPWORDS)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words of ``text`` that are not stop words (in order, with repeats)."""
+    if len(text) <= _CACHED_TERMS_CHARS:
+        return list(_sentence_terms(text))
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
 def shingles(tokens: Sequence[str], size: int) -> set[tuple[str, ...]]:

@@ -2,10 +2,10 @@
 
 The probability is a logistic model over a few alignment features, and the length of what the
 PAN-style passage detector (:mod:`retold.passages`) finds as a lexical second opinion; its
-coefficients are fitted
-on labelled real pairs by ``scripts/fit_judge.py`` (PAN 2013 training pairs, byte-identical and
-unrelated BBC articles, same-topic BBC articles as hard negatives) and shipped in
-``retold/data/judge.json`` together with the calibration error measured on held-out pairs.
+coefficients are fitted on labelled real pairs by ``scripts/fit_judge.py`` (PAN 2013 training
+pairs, byte-identical and unrelated BBC articles, same-topic BBC articles as hard negatives) and
+shipped in ``retold/data/judge.json`` together with the calibration error measured on held-out
+pairs.
 """
 
 from __future__ import annotations
