@@ -900,7 +900,8 @@ def _unsupported_run(words: list[tuple[int, int, str]], support: set[str], setti
 
 def _word_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """The words of ``text[start:end]``: (start, end, lower-cased word) each."""
-    return [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(text, start, end)]
+    words, offsets = _tokens(text, Span(start, end))
+    return [(first, last, word) for word, (first, last) in zip(words, offsets)]
 
 
 def _trim_partial_side(side: _Side, span: Span, support: set[str], settings: PassageSettings) -> Span:
