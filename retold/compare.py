@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Sequence, Union
 
-import numpy as np
-
 from . import align as align_stage
 from . import facts as facts_stage
 from .encoders import get_encoder
+from .features import shared_rare_words
 from .ingest import load
 from .judge import JudgeSettings, OrientedEvidence, body_chars, coverage, judge
 from .model import CompareResult, Document, Segmentation, SentenceLink
@@ -94,7 +93,7 @@ class PairEvidence:
     segments_b: Segmentation
     a_as_derivative: OrientedEvidence
     b_as_derivative: OrientedEvidence
-    topical_similarity: float
+    shared_rare_words: float
 
 
 def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
@@ -131,7 +130,7 @@ def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
         segments_b=segments_b,
         a_as_derivative=_orient(links_a, a, b, segments_a, segments_b, settings),
         b_as_derivative=_orient(links_b, b, a, segments_b, segments_a, settings),
-        topical_similarity=_topical_similarity(evidence.semantic),
+        shared_rare_words=shared_rare_words("\n".join(texts_a), "\n".join(texts_b)),
     )
 
 
@@ -155,7 +154,7 @@ def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareR
         found.b_as_derivative,
         a.published,
         b.published,
-        found.topical_similarity,
+        found.shared_rare_words,
         settings.judge,
         lambda side: detected_chars(a, b, settings.passages) if side == "a" else detected_chars(b, a, settings.passages),
     )
@@ -192,13 +191,6 @@ def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareR
         encoder=settings.align.encoder,
         elapsed_ms=round((time.perf_counter() - started) * 1000.0, 2),
     )
-
-
-def _topical_similarity(semantic: np.ndarray) -> float:
-    """How close in meaning two texts are overall: the mean best-match cosine, both ways."""
-    if semantic.size == 0:
-        return 0.0
-    return float((semantic.max(axis=1).mean() + semantic.max(axis=0).mean()) / 2.0)
 
 
 def compare(a: ArticleInput, b: ArticleInput, settings: Settings | None = None) -> CompareResult:

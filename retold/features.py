@@ -97,3 +97,54 @@ def tfisf_matrices(
     counts.data /= norms[entry_rows].astype(np.float32)
     n = len(derivative_terms)
     return counts[:n], counts[n:]
+
+
+# --- shared rare words ----------------------------------------------------------------------------
+
+_LETTER_WORD_RE = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+
+RARE_WORD_FLOOR = 10.0
+"""Words at least this likely in general text (log-probability ≥ −10 nats, about 45 in a million
+pieces) carry no weight in :func:`shared_rare_words`."""
+
+
+@lru_cache(maxsize=1 << 16)
+def word_information(word: str) -> float:
+    """How rare ``word`` is in general text: its self-information in nats under the unigram
+    vocabulary of the SentencePiece model that ships with the default encoder (the summed negative
+    log-probabilities of its pieces). 0 when that model is not installed."""
+    from .encoders import sentencepiece_model
+
+    model = sentencepiece_model()
+    if model is None:
+        return 0.0
+    pieces = model.encode(word, out_type=int)  # type: ignore[attr-defined]
+    return -sum(model.get_score(piece) for piece in pieces)  # type: ignore[attr-defined]
+
+
+def rare_word_weights(text: str, floor: float = RARE_WORD_FLOOR) -> dict[str, float]:
+    """Content-word stems of ``text`` (letters only, 3+ characters) weighted by how rare the word
+    is beyond ``floor`` nats; a word is as rare as its lower- or its as-written form, whichever
+    is commoner (so a capitalised sentence opening is not mistaken for a name)."""
+    weights: dict[str, float] = {}
+    for written in _LETTER_WORD_RE.findall(text):
+        lower = written.lower()
+        if lower in STOPWORDS:
+            continue
+        weight = min(word_information(written), word_information(lower)) - floor
+        key = stem(lower)
+        if weight > weights.get(key, 0.0):
+            weights[key] = weight
+    return weights
+
+
+def shared_rare_words(a: str, b: str, floor: float = RARE_WORD_FLOOR) -> float:
+    """How much rare vocabulary two texts share, 0..1: the cosine of their
+    :func:`rare_word_weights` as presence vectors (a shared word counts with the smaller of its
+    two weights). Two reports of one event share its names, places and particulars; two articles
+    on one topic share mostly the topic's common words."""
+    weights_a, weights_b = rare_word_weights(a, floor), rare_word_weights(b, floor)
+    total = (sum(weights_a.values()) * sum(weights_b.values())) ** 0.5
+    if not total:
+        return 0.0
+    return sum(min(weights_a[k], weights_b[k]) for k in weights_a.keys() & weights_b.keys()) / total

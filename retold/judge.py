@@ -51,8 +51,8 @@ class JudgeSettings:
 
     Attributes:
         derived_probability: the verdict says "derived" at or above this probability.
-        same_event_similarity: when not derived, texts whose sentences are on average at least this
-            close in meaning (best-match embedding cosine) report the same event; else unrelated.
+        same_event_overlap: when not derived, texts that share at least this much rare vocabulary
+            (:func:`retold.features.shared_rare_words`) report the same event; else unrelated.
         copy_share: share of aligned text that must be verbatim for a "copy".
         light_edit_share: share of aligned text verbatim or near-verbatim for a "light edit".
         partial_coverage: below this derivative coverage the reuse is "partial reuse".
@@ -62,7 +62,7 @@ class JudgeSettings:
     """
 
     derived_probability: float = 0.5
-    same_event_similarity: float = 0.42
+    same_event_overlap: float = 0.2
     copy_share: float = 0.9
     light_edit_share: float = 0.7
     partial_coverage: float = 0.5
@@ -223,11 +223,11 @@ def direction(
 
 
 def reuse_type(
-    derived: bool, evidence: OrientedEvidence, topical_similarity: float, settings: JudgeSettings
+    derived: bool, evidence: OrientedEvidence, shared_rare_words: float, settings: JudgeSettings
 ) -> ReuseType:
     """Name the kind of reuse (or of non-reuse)."""
     if not derived:
-        return "same event" if topical_similarity >= settings.same_event_similarity else "unrelated"
+        return "same event" if shared_rare_words >= settings.same_event_overlap else "unrelated"
     aligned = sum(len(span) for a in evidence.alignments for span in a.derivative_spans) or 1
     verbatim = sum(len(span) for a in evidence.alignments if a.kind == "verbatim" for span in a.derivative_spans)
     close = sum(
@@ -249,7 +249,7 @@ def judge(
     b_as_derivative: OrientedEvidence,
     published_a: str | None,
     published_b: str | None,
-    topical_similarity: float,
+    shared_rare_words: float,
     settings: JudgeSettings,
     detected_chars: Callable[[Side], int],
 ) -> Verdict:
@@ -269,6 +269,6 @@ def judge(
     return Verdict(
         derived=derived,
         probability=round(p, 4),
-        type=reuse_type(derived, oriented, topical_similarity, settings),
+        type=reuse_type(derived, oriented, shared_rare_words, settings),
         direction=chosen,
     )
