@@ -763,7 +763,8 @@ def test_browser_graph_mode_opens_an_edge(browser, store_server: str) -> None:  
     expect(edges).to_have_count(2, timeout=30_000)  # the two rewrites of the wire story, one edge each
     expect(page.locator("#graph-range")).to_have_text("1\u20132 of 2")
     expect(page.locator(".cluster .earliest")).to_have_count(1)
-    expect(page.locator(".cluster h3")).to_have_text("c1: 3 articles, 2 edges")
+    # the independent report joins its event's cluster through same-event links, never as an edge
+    expect(page.locator(".cluster h3")).to_have_text("c1: 4 articles, 2 edges, 3 same-event links")
     # an edge whose direction the texts leave open is drawn both ways
     items = page.locator("#graph-clusters .edge")
     for i in range(items.count()):
@@ -775,7 +776,7 @@ def test_browser_graph_mode_opens_an_edge(browser, store_server: str) -> None:  
     expect(frame.locator(".verdict")).to_contain_text("\u2190")
     _click_passage_and_check_counterpart(page, "graph-report")
     # filtering by a document keeps only its edges
-    page.locator(".cluster .members button.doc").first.click()
+    page.locator(".cluster .members li:has(.earliest) button.doc").click()
     expect(page.locator("#graph-summary")).to_contain_text("touching")
     expect(page.locator("#graph-doc")).not_to_have_value("")
     assert dialogs == []
