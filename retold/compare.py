@@ -93,7 +93,6 @@ class PairEvidence:
     segments_b: Segmentation
     a_as_derivative: OrientedEvidence
     b_as_derivative: OrientedEvidence
-    shared_rare_words: float
 
 
 def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
@@ -130,8 +129,11 @@ def pair_evidence(a: Document, b: Document, settings: Settings) -> PairEvidence:
         segments_b=segments_b,
         a_as_derivative=_orient(links_a, a, b, segments_a, segments_b, settings),
         b_as_derivative=_orient(links_b, b, a, segments_b, segments_a, settings),
-        shared_rare_words=shared_rare_words("\n".join(texts_a), "\n".join(texts_b)),
     )
+
+
+def _body_text(document: Document, segments: Segmentation) -> str:
+    return "\n".join(s.span.slice(document.text) for s in segments.body_sentences())
 
 
 def detected_chars(derivative: Document, source: Document, settings: PassageSettings) -> int:
@@ -154,7 +156,7 @@ def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareR
         found.b_as_derivative,
         a.published,
         b.published,
-        found.shared_rare_words,
+        lambda: shared_rare_words(_body_text(a, found.segments_a), _body_text(b, found.segments_b)),
         settings.judge,
         lambda side: detected_chars(a, b, settings.passages) if side == "a" else detected_chars(b, a, settings.passages),
     )

@@ -249,7 +249,7 @@ def judge(
     b_as_derivative: OrientedEvidence,
     published_a: str | None,
     published_b: str | None,
-    shared_rare_words: float,
+    shared_rare_words: Callable[[], float],
     settings: JudgeSettings,
     detected_chars: Callable[[Side], int],
 ) -> Verdict:
@@ -257,7 +257,8 @@ def judge(
 
     ``detected_chars(side)`` gives the characters of that side inside the passages the PAN-style
     detector finds with it as the derivative (see :func:`features`); it is called once, for the
-    side the direction names.
+    side the direction names. ``shared_rare_words()`` gives the two texts' shared rare vocabulary
+    (:func:`retold.features.shared_rare_words`); it is called only when the pair is not derived.
     """
     chosen = direction(
         a_as_derivative, b_as_derivative, published_a, published_b, settings.direction_min_confidence,
@@ -269,6 +270,6 @@ def judge(
     return Verdict(
         derived=derived,
         probability=round(p, 4),
-        type=reuse_type(derived, oriented, shared_rare_words, settings),
+        type=reuse_type(derived, oriented, 0.0 if derived else shared_rare_words(), settings),
         direction=chosen,
     )
