@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 from scipy import sparse
 
+from .encoders import sentencepiece_model
+
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 STOPWORDS = frozenset(
@@ -113,8 +115,6 @@ def word_information(word: str) -> float:
     """How rare ``word`` is in general text: its self-information in nats under the unigram
     vocabulary of the SentencePiece model that ships with the default encoder (the summed negative
     log-probabilities of its pieces). 0 when that model is not installed."""
-    from .encoders import sentencepiece_model
-
     model = sentencepiece_model()
     if model is None:
         return 0.0
