@@ -28,10 +28,12 @@ Resumability
     ends with the same edges and no duplicates (the pair is the table's primary key).
 
 Clusters
-    Connected components of the graph whose links are derived edges plus *same-event* judgements
+    Stories (:func:`story_groups`): derived edges join their documents; *same-event* judgements
     (verdict type ``same event``, or, for pairs only judged lexically, strong retrieval evidence of a
-    shared story: rare anchors and a close lead vector). An independent report of the same event
-    joins the story's cluster but never gets an edge. Each cluster names its earliest source: the
+    shared story: rare anchors and a close lead vector) join two groups when at least half of
+    their cross pairs are so linked (average linkage), so a season of related stories does not
+    chain into one cluster. An independent report of the same event joins the story's cluster
+    but never gets an edge. Each cluster names its earliest source: the
     member with the earliest published date when dates are known, else the root of the derivation
     edges (a source that is nobody's derivative, with the most derivatives), counting only edges
     whose direction is clear (confidence ≥ 0.6) when there are any.
@@ -48,6 +50,7 @@ Example::
 from __future__ import annotations
 
 import csv
+import heapq
 import html
 import io
 import json
@@ -56,7 +59,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -74,8 +77,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
+CLUSTER_LINKAGE = 0.5
+"""Least share of same-event links among two groups' cross pairs for them to form one cluster."""
+
 __all__ = ["EDGE_COLUMNS", "PAIR_COLUMNS", "SCHEMA_VERSION", "Cluster", "Edge", "ScanProgress", "ScanResult",
-           "ScanSettings", "ScanStats", "build_result", "collapse_near_duplicates", "judge_pairs", "load_scan", "needs_semantic", "scan"]
+           "ScanSettings", "ScanStats", "build_result", "collapse_near_duplicates", "judge_pairs", "load_scan", "needs_semantic", "scan",
+           "story_groups"]
 
 SCHEMA_VERSION = "1.0"
 """Version of the scan exports (``clusters.json`` and the edge tables)."""
@@ -229,7 +236,7 @@ class Edge:
 
 @dataclass(frozen=True)
 class Cluster:
-    """Articles sharing a story: linked by derived edges or same-event judgements.
+    """Articles sharing a story: linked by derived edges or same-event judgements (:func:`story_groups`).
 
     Attributes:
         id: ``c1``, ``c2``, ... (largest cluster first).
@@ -864,6 +871,7 @@ def build_result(
     pairs_total: int,
     store: str = "",
     settings: Settings | None = None,
+    linkage: float = CLUSTER_LINKAGE,
 ) -> ScanResult:
     """Edges and clusters from the derived and same-event judgements (pure: both engines call it).
 
@@ -874,46 +882,31 @@ def build_result(
         documents: documents in the corpus; pairs_total: pairs judged (for the stats).
         store: recorded as :attr:`ScanResult.store` (the compare pages are recomputed from it).
         settings: compare settings of the semantic tier.
+        linkage: see :func:`story_groups`.
 
     Returns:
-        The edges (triangles reduced), the clusters (connected components of derived and
-        same-event links, largest first) and their documents.
+        The edges (triangles reduced), the clusters (:func:`story_groups`, largest first) and
+        their documents.
     """
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for row in rows:
-        ra, rb = find(row[0]), find(row[1])
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    members: dict[int, list[int]] = defaultdict(list)
-    for key in list(parent):
-        members[find(key)].append(key)
-    groups = sorted(members.values(), key=lambda m: (-len(m), min(m)))
-    cluster_of: dict[int, str] = {}
-    clusters: list[Cluster] = []
+    groups = sorted((g for g in story_groups(rows, linkage) if len(g) > 1), key=lambda m: (-len(m), m[0]))
+    cluster_of = {key: f"c{number}" for number, group in enumerate(groups, start=1) for key in group}
     derived_rows = _reduce([r for r in rows if r[2]])
+    edges_of: dict[str, list[Sequence[Any]]] = defaultdict(list)
+    for r in derived_rows:
+        edges_of[cluster_of[r[0]]].append(r)
+    links_of = Counter(cluster_of[r[0]] for r in rows
+                       if not r[2] and r[0] in cluster_of and cluster_of[r[0]] == cluster_of.get(r[1]))
+    clusters: list[Cluster] = []
     for number, group in enumerate(groups, start=1):
-        group.sort()
         cid = f"c{number}"
-        for key in group:
-            cluster_of[key] = cid
-        inside = set(group)
-        group_edges = [r for r in derived_rows if r[0] in inside]
-        earliest, by = _earliest(group, group_edges, meta)
+        earliest, by = _earliest(group, edges_of[cid], meta)
         clusters.append(Cluster(
             id=cid,
             documents=tuple(meta[k][0] for k in group),
             earliest_source=meta[earliest][0],
             earliest_by=by,
-            edges=len(group_edges),
-            same_event_links=sum(1 for r in rows if not r[2] and r[0] in inside),
+            edges=len(edges_of[cid]),
+            same_event_links=links_of[cid],
         ))
     edges = [
         Edge(
@@ -933,6 +926,74 @@ def build_result(
         same_event_links=sum(1 for r in rows if not r[2]),
     )
     return ScanResult(edges, clusters, members_meta, stats, store, settings)
+
+
+def story_groups(rows: Sequence[Sequence[Any]], linkage: float = CLUSTER_LINKAGE) -> list[list[int]]:
+    """Group the documents of derived and same-event pairs into stories.
+
+    Derived pairs join their documents unconditionally (a rewrite of a rewrite is one story), into
+    derivation groups. Same-event pairs join derivation groups by average linkage: a same-event
+    link to any member links to the whole group (its members share text), and the two clusters
+    with the largest share of linked pairs among their cross pairs of derivation groups are
+    merged, again and again, while that share is at least ``linkage``. Pairs never judged count
+    as not linked. Single-link grouping would chain a season of related stories (award ceremonies
+    that share film titles) into one cluster through pairs that each share a few names.
+
+    Args:
+        rows: ``(doc_a, doc_b, derived, ...)`` per pair judged derived or same event.
+        linkage: least share of linked cross pairs for a merge; ``0`` joins every linked group
+            (connected components).
+
+    Returns:
+        The groups of document keys, each sorted; every key of ``rows`` is in one group (a
+        document whose links joined nothing is a group of one).
+
+    Example:
+        >>> story_groups([(1, 2, 1), (3, 1, 0), (3, 2, 0), (4, 3, 0)])
+        [[1, 2, 3], [4]]
+    """
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in rows:
+        ra, rb = find(row[0]), find(row[1])
+        if row[2] and ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = defaultdict(list)
+    for key in list(parent):
+        members[find(key)].append(key)
+    groups = dict.fromkeys(members, 1)  # derivation groups per cluster
+    linked = {(min(ga, gb), max(ga, gb)) for ga, gb in ((find(r[0]), find(r[1])) for r in rows if not r[2]) if ga != gb}
+    links: dict[int, dict[int, int]] = defaultdict(dict)
+    for ga, gb in linked:
+        links[ga][gb] = links[gb][ga] = 1
+
+    def share(a: int, b: int) -> float:
+        return links[a][b] / (groups[a] * groups[b])
+
+    heap = [(-share(a, b), a, b) for a in links for b in links[a] if a < b]
+    heapq.heapify(heap)
+    while heap:
+        negative, a, b = heapq.heappop(heap)
+        if a not in members or b not in members or b not in links[a] or -negative != share(a, b):
+            continue  # a group merged since, or a share that changed: a newer entry stands for it
+        if -negative < linkage:
+            break
+        members[a].extend(members.pop(b))
+        groups[a] += groups.pop(b)
+        for c, count in links.pop(b).items():
+            del links[c][b]
+            if c != a:
+                links[a][c] = links[c][a] = links[a].get(c, 0) + count
+        for c in links[a]:
+            heapq.heappush(heap, (-share(a, c), min(a, c), max(a, c)))
+    return [sorted(group) for group in members.values()]
 
 
 def _reduce(rows: list[Sequence[Any]]) -> list[Sequence[Any]]:

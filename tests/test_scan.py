@@ -32,8 +32,10 @@ from retold.scan import (
     EDGE_COLUMNS,
     PAIR_COLUMNS,
     ScanSettings,
+    build_result,
     compare_page_name,
     scan,
+    story_groups,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +85,44 @@ def test_scan_links_the_two_rewrites_to_the_wire_story(scanned, examples) -> Non
     assert cluster.earliest_source == examples["wire_story"].id
     assert examples["independent_report"].id not in {d for e in result.edges for d in (e.derivative, e.source)}
     assert result.stats.pairs_total == result.stats.pairs_judged > 0
+
+
+def test_the_story_cluster_holds_the_examples_and_no_bbc_article(scanned, examples) -> None:
+    """The independent report joins the wire story's cluster through its same-event link (the
+    retrieval gate settles its pairs with the rewrites unjudged by compare: a link to one member of
+    a derivation group is a link to the group); none of the 50 BBC articles does."""
+    result, _ = scanned
+    cluster = next(c for c in result.clusters if examples["wire_story"].id in c.documents)
+    assert set(cluster.documents) == {doc.id for doc in examples.values()}
+    assert cluster.edges == 2 and cluster.same_event_links >= 1
+
+
+def _judged(a: int, b: int, derived: bool) -> tuple[object, ...]:
+    """A stored judgement row (the 13 columns build_result reads): ``a`` derived from ``b``, or the
+    same event."""
+    return (a, b, int(derived), a, b, 0.9 if derived else 0.1, "paraphrase" if derived else "same event",
+            0.8, 0.6, 0.9, "[]", int(not derived), "lexical")
+
+
+def test_same_event_links_do_not_chain_stories_into_one_cluster() -> None:
+    """Two stories of three reports each, every report linked to the others as the same event,
+    and one pair across them that shares a few names (award-season stories sharing a film title):
+    two clusters, not one. A derivation chain (a rewrite of a rewrite of a wire story) is one
+    cluster, and a report of the same event linked to one of its members joins it. A report linked
+    to one of the three independent reports of a story is left alone (no cluster of one)."""
+    story_a = [_judged(1, 2, False), _judged(1, 3, False), _judged(2, 3, False)]
+    story_b = [_judged(4, 5, False), _judged(4, 6, False), _judged(5, 6, False)]
+    bridge = [_judged(3, 4, False)]
+    chain = [_judged(8, 7, True), _judged(9, 8, True), _judged(10, 9, False)]
+    loner = [_judged(11, 1, False)]
+    rows = sorted(story_a + story_b + bridge + chain + loner)
+    meta = {k: (f"doc{k}", None, None, None) for k in range(1, 12)}
+    result = build_result(rows, meta, documents=11, pairs_total=len(rows))
+    assert sorted(sorted(c.documents) for c in result.clusters) == sorted(
+        [["doc1", "doc2", "doc3"], ["doc4", "doc5", "doc6"], ["doc10", "doc7", "doc8", "doc9"]])
+    assert {e.source for e in result.edges} == {"doc7", "doc8"}
+    assert [c.same_event_links for c in result.clusters] == [1, 3, 3]
+    assert len(story_groups(rows, linkage=0.0)) == 2  # single link: one chained cluster besides the chain
 
 
 def test_an_edge_of_unclear_direction_does_not_pick_the_earliest_source(
@@ -224,7 +264,7 @@ def test_kill_9_of_a_scan_stops_its_worker_processes(stores, tmp_path: Path) -> 
     assert len(workers) >= 2
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == [], f"workers still running after their scan was killed: {[p.pid for p in alive]}"
 
 
