@@ -3133,6 +3133,16 @@ def _changed_in_linked(
     return False
 
 
+def _enclosing_name(name: Fact, source_facts: Sequence[Fact]) -> int | None:
+    """Index of the first source name that holds ``name``'s words as a whole ("Calder Bay" in
+    "Calder Bay Conservancy"), or None."""
+    pattern = re.compile(rf"(?<!\w){re.escape(name.text)}(?!\w)")
+    for j, fact in enumerate(source_facts):
+        if _group(fact.kind) == "name" and len(fact.text) > len(name.text) and pattern.search(fact.text):
+            return j
+    return None
+
+
 def diff_facts(
     derivative_text: str,
     source_text: str,
@@ -3318,6 +3328,12 @@ def diff_facts(
                 (d.span.start, FactChange(d.kind, "changed", d, s_rest[j], how, detail))
             )
         else:
+            host = _enclosing_name(d, s_rest) if _group(d.kind) == "name" else None
+            if host is not None:  # "Calder Bay" where the source has "Calder Bay Harbour Authority"
+                if settings.include_kept:
+                    detail = f"part of the source's name \u201c{s_rest[host].text}\u201d"
+                    results.append((d.span.start, FactChange(d.kind, "kept", d, s_rest[host], None, detail)))
+                continue
             what = {"number": "number", "date": "date", "identifier": "identifier"}.get(
                 d.kind, "name"
             )

@@ -736,3 +736,16 @@ def test_anchored_scans_find_what_the_plain_patterns_find():
             assert (fast.span(), fast.groupdict()) == (plain.span(), plain.groupdict())
         for line in text.split("\n"):
             assert F._continued_line(line) == bool(F._CONTINUED_LINE_END_RE.search(line))
+
+
+def test_a_name_inside_a_longer_source_name_is_not_reported_as_added():
+    """The rewrite names the place; the source names it only inside an organisation's name. The
+    place is in the source's text, so it is kept (and the detail says where), not "not found
+    anywhere in the source"; a place the source never names is still added."""
+    source = "The Velmora Bay Harbour Authority approved the plan on Tuesday."
+    derivative = "Officials in Velmora Bay approved the plan, as did Tarsk County."
+    changes = {c.derivative.text: c for c in _diff_linked(derivative, source) if c.derivative}
+    bay = changes["Velmora Bay"]
+    assert bay.status == "kept" and bay.source is not None
+    assert bay.source.text == "Velmora Bay Harbour Authority" and "Velmora Bay Harbour Authority" in bay.detail
+    assert changes["Tarsk County"].status == "added"
