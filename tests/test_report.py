@@ -478,6 +478,9 @@ def test_terminal_not_derived_and_no_color() -> None:
     text = _render(make_result("a", derived=False), no_color=True)
     assert text.startswith("NOT DERIVED  a \u2190 b  (p=0.08, same event")
     assert "[, a decision unions called overdue]" in re.sub(r"\s+", " ", text)  # bracketed without colour
+    # a pair that is not derived has no source to drop from or add to: its sides are candidates
+    assert "Only in the candidate derivative (" in text and "Added in the derivative" not in text
+    assert "Candidate orientation (not derived)" in text and "(candidate source)" in text
     out = io.StringIO()
     render_terminal(make_result("a"), Console(file=out, width=120, no_color=True, force_terminal=True))
     styled = out.getvalue()

@@ -104,15 +104,15 @@ def _names(result: CompareResult) -> Text:
         parts.append(_clean(doc.name))
         if doc.title:
             parts.append(f" \u201c{_clean(doc.title)}\u201d", style="italic")
-        if result.verdict.derived:
-            parts.append(f" ({role})", style="dim")
+        parts.append(f" ({role})" if result.verdict.derived else f" (candidate {role})", style="dim")
     return parts
 
 
 def _evidence(result: CompareResult) -> Text:
     direction = result.verdict.direction
     out = Text()
-    out.append(f"Direction (confidence {direction.confidence:.2f})", style="bold")
+    title = "Direction" if result.verdict.derived else "Candidate orientation (not derived)"
+    out.append(f"{title} (confidence {direction.confidence:.2f})", style="bold")
     if not direction.evidence:
         out.append(": no evidence recorded", style="dim")
     for reason in direction.evidence:
@@ -166,7 +166,8 @@ def _passages(result: CompareResult, markers: bool) -> Table:
 
 def _dropped(result: CompareResult) -> Text:
     out = Text()
-    out.append(f"Dropped from the source ({len(result.dropped)})", style="bold")
+    title = "Dropped from the source" if result.verdict.derived else "Only in the candidate source"
+    out.append(f"{title} ({len(result.dropped)})", style="bold")
     for item in result.dropped:
         out.append("\n  \u2212 ", style="dim")
         out.append(f"[{item.unit}] ", style="dim italic")
@@ -183,7 +184,12 @@ def _enclosing(sentences: Sequence[Segment], span: Span) -> Span:
 
 def _added(result: CompareResult, markers: bool) -> Text:
     out = Text()
-    out.append(f"Added in the derivative, no support in the source ({len(result.added)})", style="bold")
+    title = (
+        "Added in the derivative, no support in the source"
+        if result.verdict.derived
+        else "Only in the candidate derivative"
+    )
+    out.append(f"{title} ({len(result.added)})", style="bold")
     sentences = result.derivative_segments.sentences
     for item in result.added:
         out.append("\n  + ", style="red")
