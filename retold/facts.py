@@ -2180,6 +2180,27 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or not stripped or stripped[-1] in ".!?:\n" or before.endswith("\n")
 
 
+@functools.lru_cache(maxsize=1)
+def _cased_wordpiece() -> object:
+    """Blingfire's BERT-base-cased WordPiece model (shipped in the blingfire wheel, loaded once)."""
+    import os
+
+    import blingfire
+
+    return blingfire.load_model(os.path.join(os.path.dirname(blingfire.__file__), "bert_base_cased_tok.bin"))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _common_word(word: str) -> bool:
+    """Whether the lower-case ``word`` is a whole entry of BERT's cased 29k-piece vocabulary: common
+    English words are ("dock", "marine", "construction"), names written in lower case are not
+    ("hamas", "israel", "calder" split into pieces)."""
+    import blingfire
+
+    ids = blingfire.text_to_ids(_cased_wordpiece(), word, 4, 100)
+    return bool(ids[0] and not ids[1] and ids[0] != 100)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _bare(token: str) -> str:
     """A token folded, without dots and edge commas ("U.S.," -> "us"); cached: names recur."""
@@ -2280,7 +2301,8 @@ def _name_facts_from_spans(
             if "-" in word and _COMPOUND_ADJECTIVE_RE.search(word):
                 i = k + 1
                 break
-        # leading common words, and a sentence-initial word the text also uses in lower case
+        # leading common words, and a sentence-initial word the text also uses in lower case (or
+        # that is a common English word the text never capitalises inside a sentence)
         while i < j:
             low = bares[i]
             if (
@@ -2298,7 +2320,7 @@ def _name_facts_from_spans(
                     or (low.endswith("ing") and len(low) > 5)
                     or (
                         words[i] not in mid_caps
-                        and low.endswith(("s", "ly", "ed", "ate", "ics"))
+                        and (low.endswith(("s", "ly", "ed", "ate", "ics")) or _common_word(low))
                     )
                 )
                 and low not in _KNOWN_PLACES

@@ -749,3 +749,17 @@ def test_a_name_inside_a_longer_source_name_is_not_reported_as_added():
     assert bay.status == "kept" and bay.source is not None
     assert bay.source.text == "Velmora Bay Harbour Authority" and "Velmora Bay Harbour Authority" in bay.detail
     assert changes["Tarsk County"].status == "added"
+
+
+def test_a_common_word_opening_a_sentence_is_not_a_name():
+    """A capitalised common word at the start of a sentence ("Dock workers", "Construction is
+    due") is not a name unless the text capitalises it inside a sentence too; a name that opens a
+    sentence ("Kirchner said") still is."""
+    text = (
+        "Dock workers walked out at Velmora on Monday. Construction is due to resume in June. "
+        "Kirchner said he would reply. Environmental groups objected. Fox said it would appeal, "
+        "and a spokesman for Fox confirmed it."
+    )
+    values = _values(text)
+    assert {"velmora", "kirchner", "fox"} <= set(values)
+    assert not {"dock", "construction", "environmental"} & set(values)
