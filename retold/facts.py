@@ -3292,6 +3292,7 @@ def diff_facts(
     # pass 2: changed — related facts; spelling and hedges anywhere, other changes near the evidence
     spelling = _SpellingIndex(s_rest, settings.spelling_min_similarity)
     changed: dict[int, tuple[int, str, str]] = {}
+    hosts: dict[int, int] = {}  # names found only inside a longer source name
     for i, d in enumerate(d_rest):
         if i in matched:
             continue
@@ -3314,6 +3315,18 @@ def diff_facts(
             rank = (_CHANGE_PREFERENCE.get(rel[0], 9), 0 if is_near else 1)
             if best is None or rank < best[0]:
                 best = (rank, j, rel[0], rel[1])
+        if group == "name" and (best is None or best[2] == "entity"):
+            # "Calder Bay" where the source has "Calder Bay Harbour Authority": the source names
+            # it, so it is neither added nor another entity of the linked sentence renamed
+            host = _enclosing_name(d, s_rest)
+            if host is not None:
+                hosts[i] = host
+                # the host, and the name the entity change would have paired it with, are
+                # accounted for ("Dar" in "Ishaq Dar" beside "DPM/FM", which the rewrite spelt out)
+                for j in [host] if best is None else [host, best[1]]:
+                    covered.add(j)
+                    covered.update(s_index.same(s_rest[j]))
+                continue
         if best is not None:
             changed[i] = (best[1], best[2], best[3])
             covered.add(best[1])
@@ -3344,18 +3357,16 @@ def diff_facts(
                         FactChange(d.kind, "kept", d, s_rest[j], None, where),
                     )
                 )
+        elif i in hosts:
+            if settings.include_kept:
+                detail = f"part of the source's name \u201c{s_rest[hosts[i]].text}\u201d"
+                results.append((d.span.start, FactChange(d.kind, "kept", d, s_rest[hosts[i]], None, detail)))
         elif i in changed:
             j, how, detail = changed[i]
             results.append(
                 (d.span.start, FactChange(d.kind, "changed", d, s_rest[j], how, detail))
             )
         else:
-            host = _enclosing_name(d, s_rest) if _group(d.kind) == "name" else None
-            if host is not None:  # "Calder Bay" where the source has "Calder Bay Harbour Authority"
-                if settings.include_kept:
-                    detail = f"part of the source's name \u201c{s_rest[host].text}\u201d"
-                    results.append((d.span.start, FactChange(d.kind, "kept", d, s_rest[host], None, detail)))
-                continue
             what = {"number": "number", "date": "date", "identifier": "identifier"}.get(
                 d.kind, "name"
             )

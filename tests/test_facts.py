@@ -763,3 +763,13 @@ def test_a_common_word_opening_a_sentence_is_not_a_name():
     values = _values(text)
     assert {"velmora", "kirchner", "fox"} <= set(values)
     assert not {"dock", "construction", "environmental"} & set(values)
+
+
+def test_a_name_inside_a_longer_source_name_is_not_an_entity_change():
+    """Beside another name in the linked sentence (the wire agency), the place the source holds
+    inside the authority's name is kept, not reported as that other name renamed."""
+    source = "PORT TALLIN, May 3 (Northwire) - The Velmora Bay Harbour Authority approved the plan."
+    derivative = "Velmora Bay officials approved the plan this week."
+    changes = {c.derivative.text: c for c in _diff_linked(derivative, source) if c.derivative}
+    assert changes["Velmora Bay"].status == "kept"
+    assert changes["Velmora Bay"].source.text == "Velmora Bay Harbour Authority"
