@@ -948,9 +948,10 @@ def story_groups(rows: Sequence[Sequence[Any]], linkage: float = CLUSTER_LINKAGE
         The groups of document keys, each sorted; every key of ``rows`` is in one group (a
         document whose links joined nothing is a group of one).
 
-    Example:
-        >>> story_groups([(1, 2, 1), (3, 1, 0), (3, 2, 0), (4, 3, 0)])
-        [[1, 2, 3], [4]]
+    Example (2 is derived from 1; 3, 4 and 5 each report the same event as their neighbour in
+    the chain; a single link would make one cluster of the chain):
+        >>> story_groups([(1, 2, 1), (3, 1, 0), (4, 3, 0), (5, 4, 0)])
+        [[1, 2, 3], [4, 5]]
     """
     parent: dict[int, int] = {}
 
