@@ -148,8 +148,10 @@ def test_a_long_article_built_from_many_sources_finds_them_window_by_window(
 ) -> None:
     """PAN 2013's suspicious-document00006 reuses short, randomly obfuscated passages of ten
     sources. Searched as a whole it shares too little with some of them; searched window by
-    window (the default) nine of the ten are in its top 10, among 60 other PAN sources and 60 BBC
-    articles."""
+    window (the default) eight of the ten are in its top 10, among 60 other PAN sources and 60 BBC
+    articles, more than searched whole. (Nine until decision 42 stopped taking capitalised common
+    words at sentence starts as name anchors; over the 240 pairs of `bench_pan_retrieval`, window
+    recall rose 0.858 -> 0.871 with that change.)"""
     root = shared_data / "pan13-train"
     lines = (root / "03-random-obfuscation" / "pairs").read_text().split()
     pairs = list(zip(lines[0::2], lines[1::2]))
@@ -166,5 +168,5 @@ def test_a_long_article_built_from_many_sources_finds_them_window_by_window(
         by_window = [c.doc_id for c in candidates(index, query, limit=10)]
         whole = [c.doc_id for c in candidates(index, query, limit=10, windows=False)]
     assert len(sources) == 10
-    assert sum(name in sources for name in by_window) >= 9
+    assert sum(name in sources for name in by_window) >= 8
     assert sum(name in sources for name in by_window) > sum(name in sources for name in whole)
