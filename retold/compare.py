@@ -21,7 +21,7 @@ from .encoders import get_encoder
 from .features import shared_rare_words
 from .ingest import load
 from .judge import JudgeSettings, OrientedEvidence, body_chars, coverage, judge
-from .model import CompareResult, Document, Segmentation, SentenceLink
+from .model import CompareResult, Document, FactChange, Segmentation, SentenceLink
 from .passages import PassageSettings, detect_passages
 from .processes import one_blas_thread
 from .segment import SegmentSettings, segment
@@ -142,6 +142,17 @@ def detected_chars(derivative: Document, source: Document, settings: PassageSett
     return sum(len(span) for span, _ in detect_passages(derivative.text, source.text, settings))
 
 
+def shared_facts(changes: list[FactChange]) -> list[FactChange]:
+    """The facts of a fact diff that both texts report (kept or changed).
+
+    Two texts that were not derived one from the other (two reports of one event) each carry
+    facts the other lacks; those are not a rewrite's additions or omissions, and a quote missing
+    from the other text is no sign that it was invented. Between unrelated articles even the
+    shared facts mean nothing, so ``compare`` runs no fact diff there at all.
+    """
+    return [change for change in changes if change.status in ("kept", "changed")]
+
+
 def compare_documents(a: Document, b: Document, settings: Settings | None = None) -> CompareResult:
     """Compare two already-loaded documents. See :func:`compare`."""
     with one_blas_thread():
@@ -171,13 +182,13 @@ def _compare_documents(a: Document, b: Document, settings: Settings) -> CompareR
         oriented.links, derivative.text, source.text, d_seg, s_seg, encoder, settings.align
     )
     dropped = align_stage.find_dropped(oriented.links, source.text, s_seg)
-    # A fact diff means something between a rewrite and its source, or two reports of one event;
-    # between unrelated articles it would only list every fact as dropped and added.
     fact_changes = (
         facts_stage.diff_facts(derivative.text, source.text, d_seg, s_seg, oriented.links, settings.facts)
         if verdict.type != "unrelated"
         else []
     )
+    if not verdict.derived:
+        fact_changes = shared_facts(fact_changes)
     return CompareResult(
         a=a,
         b=b,

@@ -220,6 +220,10 @@ class FactChange:
     detail: str = ""
 
 
+#: How reports title the fact diff of a pair judged not derived, where only shared facts are kept.
+SHARED_FACTS_NOTE = "only facts both texts report: they were written separately"
+
+
 @dataclass(frozen=True)
 class CompareResult:
     """Everything ``retold.compare(a, b)`` found, oriented by the verdict's direction.

@@ -155,6 +155,11 @@ def test_independent_report_of_the_same_event_is_not_derived():
     result = retold.compare(EXAMPLES / "independent_report.txt", EXAMPLES / "wire_story.txt")
     assert not result.verdict.derived
     assert result.verdict.type == "same event"
+    # Two reports written separately: neither "adds" nor "drops" the other's facts, and a quote
+    # the wire lacks is not flagged as possibly invented; the place both name is kept.
+    assert result.facts and {f.status for f in result.facts} <= {"kept", "changed"}
+    assert any(f.derivative and f.derivative.text == "Port Ellery" for f in result.facts)
+    assert not any("invented" in f.detail for f in result.facts)
 
 
 # --- real data nobody here wrote ---------------------------------------------------------------

@@ -422,7 +422,7 @@ def test_html_header_shows_verdict(result: CompareResult) -> None:
     assert "rewrite.txt" in page and "wire.html" in page and "\u2190" in page
     assert "coverage 78%" in page
     page = to_html(make_result("a", derived=False))
-    assert "Not derived" in page
+    assert "Not derived" in page and "Only facts both texts report" in page
     _parse(page)
 
 
@@ -481,6 +481,7 @@ def test_terminal_not_derived_and_no_color() -> None:
     # a pair that is not derived has no source to drop from or add to: its sides are candidates
     assert "Only in the candidate derivative (" in text and "Added in the derivative" not in text
     assert "Candidate orientation (not derived)" in text and "(candidate source)" in text
+    assert "only facts both texts report" in text  # the fact table says why it is short
     out = io.StringIO()
     render_terminal(make_result("a"), Console(file=out, width=120, no_color=True, force_terminal=True))
     styled = out.getvalue()

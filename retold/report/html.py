@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from retold.model import CompareResult, Document, FactChange, Segment, Segmentation
+from retold.model import SHARED_FACTS_NOTE, CompareResult, Document, FactChange, Segment, Segmentation
 
 logger = logging.getLogger(__name__)
 
@@ -464,6 +464,7 @@ def to_html(result: CompareResult) -> str:
         footer.append(f"encoder {_esc(result.encoder)}")
     footer.append(f"{result.elapsed_ms:.0f} ms")
     footer_text = " \u00b7 ".join(footer)
+    facts_note = "" if result.verdict.derived else f'<p class="muted">{_esc(SHARED_FACTS_NOTE.capitalize())}.</p>\n'
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -473,6 +474,7 @@ def to_html(result: CompareResult) -> str:
         f"{_header(result)}"
         f'<main class="columns">\n{der_col}{src_col}</main>\n'
         '<section class="facts-section"><h2>Facts</h2>\n'
+        f"{facts_note}"
         f"{_facts_table(result)}\n</section>\n"
         f"<footer>retold \u00b7 {footer_text}</footer>\n"
         f"<script>{_JS}</script>\n</body>\n</html>\n"

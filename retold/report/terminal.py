@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from retold.model import CompareResult, Segment, Span
+from retold.model import SHARED_FACTS_NOTE, CompareResult, Segment, Span
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _added(result: CompareResult, markers: bool) -> Text:
 
 def _facts(result: CompareResult) -> Table:
     table = Table(
-        title=f"Facts ({len(result.facts)})",
+        title=f"Facts ({len(result.facts)})" + ("" if result.verdict.derived else f" \u2014 {SHARED_FACTS_NOTE}"),
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
