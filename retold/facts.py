@@ -485,6 +485,8 @@ _PLACE_WORDS = frozenset(
         "heights",
     ]
 )
+# Words that open a place name ("Port Ellery", "Lake Geneva", "Mount Kenya", "Cape Town").
+_PLACE_PREFIXES = frozenset(["port", "lake", "mount", "fort", "cape", "isle", "loch", "glen"])
 _KNOWN_PLACES = frozenset(
     [
         "afghanistan",
@@ -2250,7 +2252,7 @@ def _classify(
         len(tokens) == 1 and core.isupper() and len(core) >= 2
     ):
         return "org"
-    if any(t in _PLACE_WORDS for t in low_tokens[1:]):
+    if any(t in _PLACE_WORDS for t in low_tokens[1:]) or (len(tokens) >= 2 and low_tokens[0] in _PLACE_PREFIXES):
         return "place"
     after = text[end : end + 30]
     if len(tokens) >= 2 and _VERB_AFTER_NAME_RE.match(after):

@@ -156,6 +156,13 @@ def test_names_split_titles_and_tell_kinds():
     assert "Monday" not in names and "Foreign Minister" not in names
 
 
+def test_names_opened_by_a_place_word_are_places():
+    text = "Ships left Port Ellery on Monday. Lake Ontario froze, and climbers met below Mount Kenya. Anna Berg stayed."
+    kinds = {f.text: f.kind for f in extract_facts(text) if f.kind in ("person", "org", "place", "name")}
+    assert kinds["Port Ellery"] == kinds["Lake Ontario"] == kinds["Mount Kenya"] == "place"
+    assert kinds["Anna Berg"] == "person"
+
+
 def test_quotes_straight_curly_multi_paragraph_with_speakers():
     text = (
         '"We will rebuild every house," Brandt told reporters.\n'
