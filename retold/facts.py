@@ -12,7 +12,9 @@ Two pure functions:
   linked source sentences, then anywhere in the source (rewrites move facts between sentences), and
   is called *added* only when nothing in the whole source supports it. Every derivative quote is
   checked against the whole source text: verbatim (kept), altered (a word diff in ``detail``) or not
-  found (status ``added``, change ``quote-not-found``: possibly invented).
+  found (status ``added``, change ``quote-not-found``: possibly invented). A source quotation the
+  rewrite does not quote is *changed* (``quote-paraphrased``) when the derivative sentences linked
+  to it keep enough of its words (reported speech), else dropped.
 
 Names come from rules by default (fast, no dependency). With ``FactSettings(names="spacy")`` or
 ``"auto"`` they come from a spaCy English pipeline installed as a Python package
@@ -43,7 +45,7 @@ from decimal import Decimal, InvalidOperation
 from rapidfuzz import fuzz, process
 
 from .errors import ConfigError, ModelError
-from .model import Fact, FactChange, Segmentation, SentenceLink, Span
+from .model import Fact, FactChange, Segment, Segmentation, SentenceLink, Span
 
 __all__ = ["FACT_KINDS", "NAME_KINDS", "FactSettings", "diff_facts", "extract_facts"]
 
@@ -3028,6 +3030,72 @@ def _sentence_words(
     return " " + " ".join(every) + " ", per_sentence
 
 
+#: Share of a source quotation's content words a linked derivative sentence must hold for the
+#: quotation to count as turned into reported speech rather than dropped.
+_REPORTED_SPEECH_MIN = 0.4
+#: The same, for a quotation that makes up most of a source sentence the derivative sentence is
+#: linked to (the aligner already found the two alike).
+_REPORTED_SPEECH_LINKED_MIN = 0.25
+
+
+def _content_stems(text: str) -> set[str]:
+    """Five-letter stems of a text's content words ("governing" and "govern" meet)."""
+    return {w[:5] for w in _words(text) if w not in _STOP_WORDS and len(w) > 2}
+
+
+def _reported_speech(
+    change: FactChange,
+    derivative_text: str,
+    source_text: str,
+    d_sentences: Sequence[Segment],
+    s_sentences: Sequence[Segment],
+    linked: dict[int, set[int]],
+) -> FactChange:
+    """A source quotation the rewrite did not quote, checked against the derivative sentences
+    linked to the source sentences it spans: when they hold enough of its content words it was
+    paraphrased as reported speech (``changed``, ``quote-paraphrased``), not dropped."""
+    quote = change.source
+    if quote is None or not linked:
+        return change
+    s_starts = [seg.start for seg in s_sentences]
+    first = _sentence_index(s_starts, quote.span.start)
+    last = _sentence_index(s_starts, max(quote.span.start, quote.span.end - 1))
+    # each source sentence the quotation runs through, against the derivative sentences linked to it
+    pieces = 0
+    paraphrased: list[tuple[int, float]] = []  # (derivative sentence, share) per paraphrased piece
+    for k in range(first, last + 1):
+        lo, hi = max(quote.span.start, s_sentences[k].start), min(quote.span.end, s_sentences[k].end)
+        wanted = _content_stems(source_text[lo:hi])
+        if len(wanted) < 2:
+            continue
+        pieces += 1
+        users = [d for d, sources in sorted(linked.items()) if k in sources]
+        found = {
+            d: wanted & _content_stems(derivative_text[d_sentences[d].start : d_sentences[d].end]) for d in users
+        }
+        share = len(set().union(*found.values())) / len(wanted) if found else 0.0
+        # a link to a sentence that is mostly this quotation is evidence of its own: less overlap will do
+        most = (hi - lo) >= 0.6 * (s_sentences[k].end - s_sentences[k].start)
+        if share >= _REPORTED_SPEECH_MIN or (most and share >= _REPORTED_SPEECH_LINKED_MIN):
+            paraphrased.append((max(users, key=lambda d: len(found[d])), share))
+    if not paraphrased:
+        return change
+    best = max(paraphrased, key=lambda item: item[1])[0]  # the sentence shown
+    raw = derivative_text[d_sentences[best].start : d_sentences[best].end]
+    start = d_sentences[best].start + len(raw) - len(raw.lstrip())
+    sentence = raw.strip()
+    share = sum(share for _, share in paraphrased) / len(paraphrased)
+    speaker = f"; speaker: {quote.detail['speaker']}" if quote.detail.get("speaker") else ""
+    used = Fact("quote", sentence, " ".join(_words(sentence)), Span(start, start + len(sentence)))
+    if f" {quote.value} " in f" {used.value} ":  # the same words, in order: not paraphrased
+        marks = "" if quote.text in sentence else ", without quotation marks"
+        return FactChange("quote", "kept", used, quote, None, f"verbatim{marks}{speaker}")
+    how = f"paraphrased as reported speech ({share:.0%} of its content words kept)"
+    if len(paraphrased) < pieces:
+        how = f"partly {how}: {len(paraphrased)} of its {pieces} sentences"
+    return FactChange("quote", "changed", used, quote, "quote-paraphrased", how + speaker)
+
+
 def _diff_quotes(
     d_quotes: list[Fact],
     s_quotes: list[Fact],
@@ -3185,7 +3253,9 @@ def diff_facts(
     supports it. Source facts nothing in the derivative matched are **dropped**; those in source
     sentences the rewrite did not use say so in ``detail``. Quotes are checked against the whole
     source text: verbatim (kept), ``quote-altered`` (word diff in ``detail``: ``[-source-]
-    {+derivative+}``) or ``quote-not-found`` (status ``added``). A number found only outside its
+    {+derivative+}``) or ``quote-not-found`` (status ``added``); a source quotation the rewrite
+    turned into reported speech in a linked sentence is ``quote-paraphrased`` (its derivative side is
+    that sentence), not dropped. A number found only outside its
     linked sentences is *changed*, not kept, when a linked source sentence holds a number of the
     same unit (or the same number with another hedge) that the derivative never repeats.
 
@@ -3410,6 +3480,10 @@ def diff_facts(
     if "quote" in settings.kinds:
         spans = [(seg.start, seg.end) for seg in s_sentences] or [(0, len(source_text))]
         for change in _diff_quotes(d_quotes, s_quotes, source_text, spans, settings):
+            if change.status == "dropped" and change.source is not None:
+                change = _reported_speech(
+                    change, derivative_text, source_text, d_sentences, s_sentences, linked
+                )
             if change.status == "kept" and not settings.include_kept:
                 continue
             if change.derivative is not None:

@@ -209,7 +209,9 @@ class FactChange:
     """A fact compared across a rewrite.
 
     ``status`` is ``kept``, ``changed``, ``dropped`` or ``added``; ``change`` says how a changed fact
-    changed (value, unit, hedge, entity, date-precision, spelling, quote-altered, quote-not-found).
+    changed (value, unit, hedge, entity, date-precision, spelling, quote-altered, quote-not-found,
+    quote-paraphrased: a source quotation turned into reported speech, the derivative side being the
+    sentence that paraphrases it).
     """
 
     kind: str

@@ -592,8 +592,17 @@ def test_seed_resolution_2735_is_dropped(seed_changes):
 
 
 def test_seed_quotes_of_the_rewrite_are_verbatim(seed_changes):
-    quotes = [c for c in seed_changes if c.kind == "quote" and c.derivative]
+    quotes = [c for c in seed_changes if c.kind == "quote" and c.derivative and c.change != "quote-paraphrased"]
     assert quotes and all(c.status == "kept" for c in quotes)
+
+
+def test_seed_quotations_in_reported_speech_are_paraphrased_not_dropped(seed_changes):
+    # the rewrite turns several of the source's quotations into reported speech ("They emphasized
+    # that Hamas must no longer govern Gaza") and leaves out others (the funding appeal)
+    paraphrased = " | ".join(c.source.text for c in seed_changes if c.change == "quote-paraphrased")
+    dropped = " | ".join(c.source.text for c in seed_changes if c.kind == "quote" and c.status == "dropped")
+    assert "We are clear that Hamas" in paraphrased and "This is not just destruction" in paraphrased
+    assert "We commend the serious efforts" in dropped  # nothing of it in the rewrite
 
 
 def test_country_acronyms_are_places_not_the_pronoun():
@@ -780,3 +789,28 @@ def test_a_name_inside_a_longer_source_name_is_not_an_entity_change():
     changes = {c.derivative.text: c for c in _diff_linked(derivative, source) if c.derivative}
     assert changes["Velmora Bay"].status == "kept"
     assert changes["Velmora Bay"].source.text == "Velmora Bay Harbour Authority"
+
+
+def test_a_quotation_turned_into_reported_speech_is_paraphrased_not_dropped():
+    source = (
+        "The council met on Monday. "
+        "\u201cWe will never allow the river to be dammed, because the fishing villages depend on it,\u201d "
+        "said mayor Lina Ortt. "
+        "\u201cThe budget is closed for this year,\u201d the treasurer added."
+    )
+    derivative = (
+        "The council met on Monday. "
+        "Mayor Lina Ortt said the river would never be dammed, since fishing villages depend on it. "
+        "The treasurer spoke too."
+    )
+    d_seg, s_seg = _segment(derivative), _segment(source)
+    links = [SentenceLink(k, (k,), 0.7, 0.5, 0.8) for k in range(3)]
+    changes = diff_facts(derivative, source, d_seg, s_seg, links)
+    quotes = {c.source.text.split()[1]: c for c in changes if c.kind == "quote" and c.source}
+    river = quotes["will"]
+    assert (river.status, river.change) == ("changed", "quote-paraphrased")
+    assert river.derivative is not None and river.derivative.text.startswith("Mayor Lina Ortt said the river")
+    assert derivative[river.derivative.span.start : river.derivative.span.end] == river.derivative.text
+    assert "reported speech" in river.detail
+    # linked, but none of the quotation's words are in the derivative sentence: still dropped
+    assert quotes["budget"].status == "dropped"

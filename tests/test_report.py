@@ -477,7 +477,10 @@ def test_terminal_shows_verdict_and_added_clause(result: CompareResult) -> None:
 def test_terminal_not_derived_and_no_color() -> None:
     text = _render(make_result("a", derived=False), no_color=True)
     assert text.startswith("NOT DERIVED  a \u2190 b  (p=0.08, same event")
-    assert "[, a decision unions called overdue]" in re.sub(r"\s+", " ", text)  # bracketed without colour
+    flat = re.sub(r"\s+", " ", text)
+    # without colour each highlight keeps its own brackets, and a legend names them
+    assert "{+, a decision unions called overdue+}" in flat
+    assert "Marks: {+added clause+}" in flat and "[~changed fact~]" in flat
     # a pair that is not derived has no source to drop from or add to: its sides are candidates
     assert "Only in the candidate derivative (" in text and "Added in the derivative" not in text
     assert "Candidate orientation (not derived)" in text and "(candidate source)" in text

@@ -27,7 +27,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from retold.model import SHARED_FACTS_NOTE, CompareResult, Document, FactChange, Segment, Segmentation
+from retold.model import (
+    SHARED_FACTS_NOTE,
+    CompareResult,
+    Document,
+    FactChange,
+    Segment,
+    Segmentation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +254,10 @@ def _marks(result: CompareResult) -> tuple[list[_Mark], list[_Mark]]:
             continue
         cls = ("fact", f"fact-{change.status}")
         title = _fact_title(change)
-        if change.derivative is not None and change.status in ("changed", "added"):
+        # a quotation turned into reported speech is marked at its source words, not on the whole
+        # derivative sentence that paraphrases it
+        marks_derivative = change.status in ("changed", "added") and change.change != "quote-paraphrased"
+        if change.derivative is not None and marks_derivative:
             der.append(_Mark(change.derivative.span.start, change.derivative.span.end, cls, title))
         if change.source is not None and change.status in ("changed", "dropped"):
             src.append(_Mark(change.source.span.start, change.source.span.end, cls, title))

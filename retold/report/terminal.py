@@ -31,8 +31,14 @@ logger = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STATUS_ORDER = {"changed": 0, "added": 1, "dropped": 2, "kept": 3}
 _STATUS_STYLE = {"changed": "bold yellow", "added": "bold red", "dropped": "dim", "kept": "green"}
-_ADDED_STYLE = "bold red underline"
-_FACT_STYLE = "bold yellow"
+# Highlights inside passages: (style, opening marker, closing marker); the markers are printed only
+# without colour, where a style alone would vanish, so the three stay told apart there too.
+_MARKS = {
+    "added": ("bold red underline", "{+", "+}"),
+    "changed": ("bold yellow", "[~", "~]"),
+    "dropped": ("magenta strike", "[-", "-]"),
+}
+_MARK_NAMES = {"added": "added clause", "changed": "changed fact", "dropped": "dropped fact"}
 
 
 def _clean(text: str) -> str:
@@ -50,9 +56,10 @@ def _excerpt(
     highlights: Sequence[tuple[Span, str]],
     markers: bool,
 ) -> Text:
-    """The text of ``spans`` joined by `` … ``, with each highlight styled where it falls.
+    """The text of ``spans`` joined by `` … ``, with each highlight (a span and a key of
+    ``_MARKS``) styled where it falls.
 
-    With ``markers`` (no colour), highlighted ranges are also wrapped in ``[`` ``]``.
+    With ``markers`` (no colour), highlighted ranges are also wrapped in the mark's brackets.
     """
     out = Text()
     for n, span in enumerate(sorted(spans, key=lambda s: s.start)):
@@ -64,13 +71,14 @@ def _excerpt(
             if h.start < span.end and h.end > span.start
         )
         pos = span.start
-        for start, end, style in cuts:
+        for start, end, mark in cuts:
             start = max(start, pos)  # overlapping highlight: style only the part not yet written
             if end <= start:
                 continue
             out.append(_clean(text[pos:start]))
             piece = _clean(text[start:end])
-            out.append(f"[{piece}]" if markers else piece, style=style)
+            style, opening, closing = _MARKS[mark]
+            out.append(f"{opening}{piece}{closing}" if markers else piece, style=style)
             pos = end
         out.append(_clean(text[pos : span.end]))
     return out
@@ -127,22 +135,40 @@ def _fact_highlights(result: CompareResult) -> tuple[list[tuple[Span, str]], lis
     for change in result.facts:
         if change.status == "kept":
             continue
-        if change.derivative is not None and change.status in ("changed", "added"):
-            der.append((change.derivative.span, _FACT_STYLE))
+        # a quotation turned into reported speech: its source words are marked, not the whole
+        # derivative sentence that paraphrases it
+        marks_derivative = change.status in ("changed", "added") and change.change != "quote-paraphrased"
+        if change.derivative is not None and marks_derivative:
+            der.append((change.derivative.span, "changed"))
         if change.source is not None and change.status in ("changed", "dropped"):
-            src.append((change.source.span, _FACT_STYLE))
+            src.append((change.source.span, change.status))
     return der, src
+
+
+def _legend(marks: set[str], markers: bool) -> Text:
+    """One line naming the highlights used in the passages, drawn as they appear there."""
+    out = Text("Marks: ", style="dim")
+    for n, mark in enumerate(m for m in _MARKS if m in marks):
+        style, opening, closing = _MARKS[mark]
+        if n:
+            out.append("  ")
+        name = _MARK_NAMES[mark]
+        out.append(f"{opening}{name}{closing}" if markers else name, style=style)
+    return out
 
 
 def _passages(result: CompareResult, markers: bool) -> Table:
     der = result.verdict.direction.derivative
     src = "b" if der == "a" else "a"
     der_facts, src_facts = _fact_highlights(result)
-    der_marks = der_facts + [(a.span, _ADDED_STYLE) for a in result.added if a.unit == "clause"]
+    der_marks = der_facts + [(a.span, "added") for a in result.added if a.unit == "clause"]
+    used = {mark for _, mark in der_marks + src_facts}
+    title = Text(f"Aligned passages ({len(result.alignments)})", style="bold")
+    if used:
+        title.append("\n").append_text(_legend(used, markers))
     table = Table(
-        title=f"Aligned passages ({len(result.alignments)})",
+        title=title,
         title_justify="left",
-        title_style="bold",
         box=box.SIMPLE_HEAD,
         show_lines=True,
         expand=True,
@@ -196,7 +222,7 @@ def _added(result: CompareResult, markers: bool) -> Text:
         out.append(f"[{item.unit}] ", style="dim italic")
         if item.unit == "clause":
             context = _enclosing(sentences, item.span)
-            out.append_text(_excerpt(result.derivative.text, [context], [(item.span, _ADDED_STYLE)], markers))
+            out.append_text(_excerpt(result.derivative.text, [context], [(item.span, "added")], markers))
         else:
             out.append(_clean(item.text), style="red")
     return out
