@@ -217,6 +217,24 @@ def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder | None:
         return _ENCODERS[name]
 
 
+def check_encoder(name: str) -> None:
+    """Fail early on an encoder name :func:`get_encoder` could not load, without loading a model
+    (a server checks its ``--encoder`` before its workers start).
+
+    Raises:
+        ModelError: the name is unknown, or its module or attribute cannot be imported.
+    """
+    if name in ("none", "", "use-m3", "use-m3-fp32"):
+        return
+    if ":" not in name:
+        raise ModelError(f"unknown encoder {name!r}: use 'use-m3', 'use-m3-fp32', 'none' or 'module:attribute'")
+    module_name, _, attribute = name.partition(":")
+    try:
+        getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"cannot import encoder {name!r}: {exc}") from exc
+
+
 def _load(name: str) -> Encoder:
     if name in ("use-m3", "use-m3-fp32"):
         return UseM3Encoder(quantised=name == "use-m3")

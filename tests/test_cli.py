@@ -70,6 +70,8 @@ def test_fail_if_derived_exit_status(capsys):
         (lambda d: (d / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4) and d / "image.png",
          "binary"),
         (lambda d: (d / "bad.json").write_text('{"text": ') and d / "bad.json", "invalid JSON"),
+        (lambda d: (d / "deep.json").write_text('{"text": ' + "[" * 1500 + "]" * 1500 + "}") and d / "deep.json",
+         "nested too deeply"),
         (lambda d: (d / "short.txt").write_text("Hi.") and d / "short.txt", "not an article"),
     ],
 )
@@ -92,3 +94,10 @@ def test_stdin_input_and_usage_errors():
     assert run_cli("compare", "-", "-", stdin=text).returncode == 2
     assert run_cli("compare", WIRE).returncode == 2  # missing argument
     assert run_cli("--help").returncode == 0
+
+
+def test_serve_refuses_an_unknown_encoder_in_one_line(capsys):
+    assert main(["serve", "--encoder", "bogus"]) == 2  # before anything listens
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "unknown encoder 'bogus'" in lines[0]
+    assert main(["serve", "--max-body-mb", "inf"]) == 2

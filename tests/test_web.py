@@ -227,13 +227,16 @@ def test_chunked_body_over_the_limit_is_413(client: httpx.Client) -> None:
         ({"a": {"text": "   \n  "}, "b": {"text": "The port reopened on Monday."}}, ["body", "a", "text"], "empty"),
         ({"a": {"text": "The port reopened.", "published": "last Tuesday"}, "b": {"text": "The port reopened."}},
          ["body", "a", "published"], "pattern"),
+        ({"a": {"text": "The port reopened.", "published": "2025-02-30"}, "b": {"text": "The port reopened."}},
+         ["body", "a", "published"], "not a calendar date"),
         ({"a": {"text": "The port reopened.", "format": "pdf"}, "b": {"text": "The port reopened."}},
          ["body", "a", "format"], "Input should be"),
         ({"a": {"text": "The port reopened.", "colour": "red"}, "b": {"text": "The port reopened."}},
          ["body", "a", "colour"], "Extra inputs"),
         ([1, 2], ["body"], "valid dictionary"),
     ],
-    ids=["empty", "missing-b", "too-little-text", "blank", "bad-date", "bad-format", "unknown-field", "not-object"],
+    ids=["empty", "missing-b", "too-little-text", "blank", "bad-date", "no-such-day", "bad-format", "unknown-field",
+         "not-object"],
 )
 def test_bad_input_is_422_naming_the_field(client: httpx.Client, body: object, loc: list[str], message: str) -> None:
     response = client.post("/compare", json=body)
@@ -248,6 +251,11 @@ def test_invalid_json_and_content_type(client: httpx.Client) -> None:
     assert response.json()["detail"][0]["type"] == "json_invalid"
     response = client.post("/compare", content=b"a=b", headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415
+    # a body nested a thousand deep is invalid JSON too, and the connection stays usable
+    deep = b'{"a": ' + b"[" * 1500 + b"]" * 1500 + b"}"
+    response = client.post("/compare", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "nested too deeply" in response.json()["detail"][0]["msg"]
+    assert client.get("/health").status_code == 200
 
 
 def test_multipart_errors_name_the_field(client: httpx.Client) -> None:
@@ -265,6 +273,8 @@ def test_guards_refuse_foreign_hosts_and_cross_site_posts(client: httpx.Client) 
     assert client.get("/health", headers={"host": "attacker.example"}).status_code == 400
     response = client.post("/compare", json={}, headers={"origin": "https://attacker.example"})
     assert response.status_code == 403
+    # the guard's own answers carry the headers every answer does
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
 
 
 def test_page_and_static_files(client: httpx.Client) -> None:
@@ -411,6 +421,16 @@ def test_trace_documents_edges_index(store_server: str) -> None:
         assert added.status_code == 200, added.text
         assert (added.json()["added"], added.json()["duplicates"]) == (1, 1)
         assert http.get("/documents/fresh-1").json()["text"].startswith("A new bridge")
+        # ids may hold a "/" (the BBC corpus has "business/001"): the page sends them encoded
+        bridge = "A second bridge opened in the fictional town of Varnholm on Saturday, officials said today."
+        assert http.post("/index", json={"documents": [{"id": "desk/fresh-2", "text": bridge}]}).json()["added"] == 1
+        assert http.get("/documents/desk%2Ffresh-2").json()["id"] == "desk/fresh-2"
+        pair = http.get("/compare/desk%2Ffresh-2/fresh-1")
+        assert pair.status_code == 200, pair.text
+        assert pair.json()["documents"]["a"]["id"] == "desk/fresh-2"
+        against = http.post("/compare/desk%2Ffresh-2", json={"article": {"text": bridge}})
+        assert against.status_code == 200 and against.json()["documents"]["b"]["id"] == "desk/fresh-2"
+        assert http.get("/compare/desk%2Ffresh-2/no%2Fsuch").status_code == 404
 
 
 def test_compare_two_stored_documents(store_server: str) -> None:

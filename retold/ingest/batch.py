@@ -292,7 +292,7 @@ def _is_object(line: bytes) -> bool:
 
     try:
         return isinstance(json.loads(line.decode("utf-8-sig")), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 

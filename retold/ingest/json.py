@@ -30,6 +30,8 @@ def parse_object(text: str, name: str) -> dict[str, Any]:
         value = _json.loads(text)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise InputError(name, f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InputError(name, "invalid JSON: nested too deeply") from exc
     if not isinstance(value, dict):
         raise InputError(name, f"JSON value is not an object (got {type(value).__name__})")
     return value

@@ -129,6 +129,8 @@ def _record(line: bytes | str, name: str, number: int) -> Document | str | None:
         raise InputError(name, f"invalid JSON ({exc.msg} at column {exc.colno})", position) from exc
     except ValueError as exc:  # e.g. a number too long to convert
         raise InputError(name, f"invalid JSON ({exc})", position) from exc
+    except RecursionError as exc:
+        raise InputError(name, "invalid JSON (nested too deeply)", position) from exc
     if not isinstance(record, dict):
         raise InputError(name, f"JSON value is not an object (got {type(record).__name__})", position)
     body = record.get("text")

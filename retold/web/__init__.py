@@ -55,8 +55,8 @@ def _positive_int(value: str) -> int:
 
 def _positive_float(value: str) -> float:
     number = float(value)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return number
 
 
@@ -82,9 +82,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "pip install fastapi uvicorn python-multipart", file=sys.stderr)
         return 1
     from ..compare import Settings
+    from ..encoders import check_encoder
+    from ..errors import ConfigError, ModelError
 
     compare_settings = Settings()
     if getattr(args, "encoder", None):
+        try:
+            check_encoder(args.encoder)
+        except ModelError as exc:  # before uvicorn starts, so one line, not a lifespan traceback
+            raise ConfigError(f"--encoder: {exc}") from exc
         compare_settings = compare_settings.with_encoder(args.encoder)
     settings = ServeSettings(store=args.store, writable=args.writable, host=args.host, port=args.port,
                              max_body_mb=args.max_body_mb, timeout_s=args.timeout_s, workers=args.workers,

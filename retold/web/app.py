@@ -56,15 +56,23 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -186,6 +194,21 @@ class ArticleIn(BaseModel):
         "when both sides have one, the earlier is taken as the source.",
     )
     format: Format | None = Field(default=None, description="Input format; guessed from the name and content when absent.")
+
+    @field_validator("published")
+    @classmethod
+    def _a_real_date(cls, value: str | None) -> str | None:
+        """The pattern admits "2025-02-30" and "25:99"; the calendar and the clock do not."""
+        if value is None:
+            return value
+        try:
+            date.fromisoformat(value[:10])
+        except ValueError as exc:
+            raise ValueError(f"{value[:10]!r} is not a calendar date") from exc
+        clock = re.match(r".{10}[T ](\d{2}):(\d{2})(?::(\d{2}))?", value)
+        if clock and (int(clock[1]) > 23 or int(clock[2]) > 59 or int(clock[3] or 0) > 60):
+            raise ValueError(f"{value[11:]!r} is not a time of day")
+        return value
 
 
 class CompareIn(BaseModel):
@@ -387,8 +410,7 @@ class _Guard:
 def _with_security_headers(headers: Any, html_csp: str) -> list[tuple[bytes, bytes]]:
     out = [(bytes(k), bytes(v)) for k, v in headers]
     present = {k.lower() for k, _ in out}
-    extra = {**_SECURITY_HEADERS, "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
-    for key, value in extra.items():
+    for key, value in _JSON_SECURITY_HEADERS.items():
         if key.lower().encode() not in present:
             out.append((key.lower().encode(), value.encode()))
     content_type = next((v for k, v in out if k.lower() == b"content-type"), b"")
@@ -407,7 +429,7 @@ def _hostname(host_header: str) -> str:
 async def _send_json(send: Send, status: int, detail: str, close: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
+    headers += [(k.lower().encode(), v.encode()) for k, v in _JSON_SECURITY_HEADERS.items()]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -421,6 +443,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# on every answer, those the guard sends before the app runs (400, 403, 413) included
+_JSON_SECURITY_HEADERS = {**_SECURITY_HEADERS, "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
 
 
 def _script_hash(script: str) -> str:
@@ -564,6 +588,8 @@ async def _compare_inputs(request: Request) -> tuple[ArticleSpec, ArticleSpec]:
         payload = json.loads(body) if body else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _field_error(["body"], f"invalid JSON: {exc}", "json_invalid") from exc
+    except RecursionError as exc:
+        raise _field_error(["body"], "invalid JSON: nested too deeply", "json_invalid") from exc
     try:
         parsed = _COMPARE_IN.validate_python(payload)
     except ValidationError as exc:
@@ -715,6 +741,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     @app.exception_handler(FieldError)
     async def field_error(_: Request, exc: FieldError) -> JSONResponse:
         return _error(422, [{"loc": list(exc.loc), "msg": exc.message, "type": "value_error"}])
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        # json.loads on a body of a thousand nested brackets; answered here, not as a 500 (which
+        # would also close the client's connection)
+        return _error(422, [{"loc": ["body"], "msg": "invalid JSON: nested too deeply", "type": "json_invalid"}])
 
     @app.exception_handler(Busy)
     async def busy(_: Request, exc: Busy) -> JSONResponse:
@@ -869,7 +901,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     compare_doc = "The comparison: compare-1 JSON, or the HTML report with `format=html`."
 
-    @app.post("/compare/{doc_id}", tags=["store"], responses={
+    @app.post("/compare/{doc_id:path}", tags=["store"], responses={
         200: {"description": compare_doc, "content": {"application/json": {"schema": compare_schema},
                                                        "text/html": {"schema": {"type": "string"}}}},
         404: {"model": ErrorOut, "description": "No such document."},
@@ -912,7 +944,24 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         source = await stored(current, source_id)
         return _compare_response(await workers.run(compare_job, derivative, source, format, stage), format)
 
-    @app.get("/documents/{doc_id}", tags=["store"], response_model=DocumentOut,
+    @app.get("/compare/{ids:path}", include_in_schema=False)
+    async def compare_stored_slashed(
+        request: Request,
+        format: Annotated[Literal["json", "html"], _FORMAT_QUERY] = "json",
+        stage: Annotated[Literal["semantic", "lexical"], Query()] = "semantic",
+    ) -> Response:
+        """``GET /compare/{derivative_id}/{source_id}`` for ids holding a ``/`` ("business/001"): the
+        server decodes ``%2F`` before routing, so the two ids are read from the raw path."""
+        raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+        parts = raw.removeprefix("/compare/").split("/")
+        if len(parts) != 2 or not all(parts):
+            raise StarletteHTTPException(404, "Not Found")
+        ids = [unquote(part) for part in parts]
+        if any(len(i) > MAX_NAME_CHARS for i in ids):
+            raise StarletteHTTPException(404, "Not Found")
+        return await compare_stored(ids[0], ids[1], format, stage)
+
+    @app.get("/documents/{doc_id:path}", tags=["store"], response_model=DocumentOut,
              responses={404: {"model": ErrorOut, "description": "No such document."}, 503: _ERRORS[503], 504: _ERRORS[504]})
     async def document(doc_id: Annotated[str, PathParam(min_length=1, max_length=MAX_NAME_CHARS)]) -> DocumentOut:
         """One stored document with its full normalised text."""
