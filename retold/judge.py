@@ -209,7 +209,9 @@ def direction(
     # With little evidence either way the question asked stands: is the first text (a) derived?
     derivative: Side = "a" if confidence_a >= 0.5 or confidence < min_confidence else "b"
     evidence.append(
-        f"{cov_a:.0%} of a has a counterpart in b; {cov_b:.0%} of b has a counterpart in a"
+        # each side's coverage when it is read as the derivative; the headline's coverage of the
+        # source side is measured the other way round, so the two can differ a little
+        f"each taken as the derivative: {cov_a:.0%} of a has a counterpart in b, {cov_b:.0%} of b one in a"
     )
     if abs(length_ratio) > 0.2:
         shorter = "a" if len_a < len_b else "b"

@@ -469,9 +469,20 @@ def test_terminal_shows_verdict_and_added_clause(result: CompareResult) -> None:
     assert "Local fishermen said" in text
     assert "Investigators from the Maritime Safety Board" in text
     assert "the source names investigators" in text
-    facts = text[text.index("Facts (4)") :]
-    assert facts.index("changed") < facts.index("kept")
+    # the report lists the facts that differ, changed first, and counts the kept ones
+    facts = text[text.index("Facts (3) \u2014 1 kept facts not listed") :]
+    assert facts.index("changed") < facts.index("dropped") and "1.2 million" not in facts
     assert max(len(line) for line in text.splitlines()) <= 120
+
+
+def test_terminal_fact_diff_on_a_narrow_console_is_a_list() -> None:
+    console = Console(record=True, width=80)
+    render_terminal(make_result("a"), console, facts_only=True)  # `retold facts`: kept facts listed too
+    text = console.export_text()
+    facts = text[text.index("Facts (4)") :]
+    assert "\u2500" not in facts  # no table rules
+    assert "1.2 million \u2190 1.2 million" in facts  # a kept fact, both sides on one entry
+    assert facts.index("changed") < facts.index("kept")
 
 
 def test_terminal_not_derived_and_no_color() -> None:

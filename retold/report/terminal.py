@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from retold.model import SHARED_FACTS_NOTE, CompareResult, Segment, Span
+from retold.model import SHARED_FACTS_NOTE, CompareResult, FactChange, Segment, Span
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ _MARKS = {
     "changed": ("bold yellow", "[~", "~]"),
     "dropped": ("magenta strike", "[-", "-]"),
 }
+_NARROW = 110  # below this many columns the fact diff is a list, not a table
 _MARK_NAMES = {"added": "added clause", "changed": "changed fact", "dropped": "dropped fact"}
 
 
@@ -228,9 +229,32 @@ def _added(result: CompareResult, markers: bool) -> Text:
     return out
 
 
-def _facts(result: CompareResult) -> Table:
+def _facts(result: CompareResult, changes: Sequence[FactChange], width: int) -> Table | Text:
+    """The fact diff: a table on a wide console, one entry per fact (two lines) on a narrow one,
+    where six columns would break words mid-way."""
+    title = f"Facts ({len(changes)})"
+    if len(changes) < len(result.facts):
+        title += f" \u2014 {len(result.facts) - len(changes)} kept facts not listed (`retold facts` lists them)"
+    if not result.verdict.derived:
+        title += f" \u2014 {SHARED_FACTS_NOTE}"
+    ordered = sorted(changes, key=lambda f: _STATUS_ORDER.get(f.status, 9))
+    if width < _NARROW:
+        out = Text(title, style="bold")
+        for change in ordered:
+            out.append("\n  ")
+            out.append(f"{change.status:<8}", style=_STATUS_STYLE.get(change.status, ""))
+            out.append(f"{_clean(change.kind)}{' / ' + change.change if change.change else ''}  ", style="dim")
+            if change.derivative:
+                out.append(_clean(change.derivative.text))
+            if change.derivative and change.source:
+                out.append(" \u2190 ", style="dim")
+            if change.source:
+                out.append(_clean(change.source.text), style="" if change.derivative else "dim")
+            if change.detail:
+                out.append(f"\n            {_clean(change.detail)}", style="dim italic")
+        return out
     table = Table(
-        title=f"Facts ({len(result.facts)})" + ("" if result.verdict.derived else f" \u2014 {SHARED_FACTS_NOTE}"),
+        title=title,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
@@ -243,7 +267,7 @@ def _facts(result: CompareResult) -> Table:
     table.add_column("derivative", ratio=2, overflow="fold")
     table.add_column("source", ratio=2, overflow="fold")
     table.add_column("detail", ratio=3, overflow="fold")
-    for change in sorted(result.facts, key=lambda f: _STATUS_ORDER.get(f.status, 9)):
+    for change in ordered:
         table.add_row(
             Text(_clean(change.kind)),
             Text(change.status, style=_STATUS_STYLE.get(change.status, "")),
@@ -275,7 +299,7 @@ def render(result: CompareResult, console: Console, facts_only: bool = False) ->
     console.print()
     if facts_only:
         if result.facts:
-            console.print(_facts(result))
+            console.print(_facts(result, result.facts, console.width))
         else:
             console.print(Text("No facts found.", style="dim"))
         return
@@ -289,8 +313,12 @@ def render(result: CompareResult, console: Console, facts_only: bool = False) ->
     if result.added:
         console.print(_added(result, markers))
         console.print()
-    if result.facts:
-        console.print(_facts(result))
+    # the full report lists what differs; kept facts are counted (``retold facts`` lists them all)
+    differing = [f for f in result.facts if f.status != "kept"]
+    if differing:
+        console.print(_facts(result, differing, console.width))
+    elif result.facts:
+        console.print(Text(f"Facts: all {len(result.facts)} kept (`retold facts` lists them)", style="bold"))
     footer = [f"encoder {result.encoder}"] if result.encoder else []
     footer.append(f"{result.elapsed_ms:.0f} ms")
     console.print(Text(" \u00b7 ".join(footer), style="dim"))
