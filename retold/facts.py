@@ -3030,7 +3030,7 @@ def _sentence_words(
     return " " + " ".join(every) + " ", per_sentence
 
 
-#: Share of a source quotation's content words a linked derivative sentence must hold for the
+#: Share of a source quotation's content words the derivative sentences linked to it must hold for the
 #: quotation to count as turned into reported speech rather than dropped.
 _REPORTED_SPEECH_MIN = 0.4
 #: The same, for a quotation that makes up most of a source sentence the derivative sentence is
