@@ -255,6 +255,21 @@ said the repairs had taken far longer than the authority first promised.</p>
 """
 
 
+def test_html_page_without_a_date_gets_none_not_one_read_from_its_text() -> None:
+    paragraphs = "".join(
+        f"<p>{p}</p>"
+        for p in (
+            "The harbour board approved the dredging plan on Tuesday after a long public review.",
+            "Fishers said the works would break Regulation 14/2019, which protects the sand eel.",
+            "The board said it would publish its environmental plan next month, as the rules require.",
+        )
+    )
+    page = f"<html><head><title>Dredging approved</title></head><body><article>{paragraphs}</article></body></html>"
+    assert load_bytes(page.encode("utf-8"), "dredge.html").published is None
+    dated = page.replace("</title>", '</title><meta property="article:published_time" content="2024-04-15">')
+    assert load_bytes(dated.encode("utf-8"), "dredge.html").published == "2024-04-15"
+
+
 def test_html_page() -> None:
     doc = load_bytes(PAGE.encode("utf-8"), "pier.html")
     assert doc.format == "html"

@@ -68,6 +68,9 @@ def read(markup: str, name: str) -> Document:
         include_links=False,
         include_images=False,
         deduplicate=False,
+        # dates from the page's metadata only: the extensive search also reads dates out of the text
+        # ("Regulation 14/2019" became 2019-01-01), and a wrong date decides the direction outright
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if not xml:
         raise InputError(name, "no article text found in HTML page")
