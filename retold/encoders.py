@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -217,6 +217,26 @@ def get_encoder(name: str = DEFAULT_ENCODER) -> Encoder | None:
         return _ENCODERS[name]
 
 
+_BUILT_IN = ("use-m3", "use-m3-fp32")
+
+
+def _factory(name: str) -> Callable[[], object] | None:
+    """The factory a ``module:attribute`` encoder name points at; ``None`` for a built-in name.
+
+    Raises:
+        ModelError: the name is unknown, or its module or attribute cannot be imported.
+    """
+    if name in _BUILT_IN:
+        return None
+    if ":" not in name:
+        raise ModelError(f"unknown encoder {name!r}: use 'use-m3', 'use-m3-fp32', 'none' or 'module:attribute'")
+    module_name, _, attribute = name.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"cannot import encoder {name!r}: {exc}") from exc
+
+
 def check_encoder(name: str) -> None:
     """Fail early on an encoder name :func:`get_encoder` could not load, without loading a model
     (a server checks its ``--encoder`` before its workers start).
@@ -224,28 +244,15 @@ def check_encoder(name: str) -> None:
     Raises:
         ModelError: the name is unknown, or its module or attribute cannot be imported.
     """
-    if name in ("none", "", "use-m3", "use-m3-fp32"):
-        return
-    if ":" not in name:
-        raise ModelError(f"unknown encoder {name!r}: use 'use-m3', 'use-m3-fp32', 'none' or 'module:attribute'")
-    module_name, _, attribute = name.partition(":")
-    try:
-        getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ModelError(f"cannot import encoder {name!r}: {exc}") from exc
+    if name not in ("none", ""):
+        _factory(name)
 
 
 def _load(name: str) -> Encoder:
-    if name in ("use-m3", "use-m3-fp32"):
+    factory = _factory(name)
+    if factory is None:
         return UseM3Encoder(quantised=name == "use-m3")
-    if ":" in name:
-        module_name, _, attribute = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise ModelError(f"cannot import encoder {name!r}: {exc}") from exc
-        encoder = factory()
-        if not isinstance(encoder, Encoder):
-            raise ModelError(f"encoder {name!r} lacks name, dim or encode()")
-        return encoder
-    raise ModelError(f"unknown encoder {name!r}: use 'use-m3', 'use-m3-fp32', 'none' or 'module:attribute'")
+    encoder = factory()
+    if not isinstance(encoder, Encoder):
+        raise ModelError(f"encoder {name!r} lacks name, dim or encode()")
+    return encoder

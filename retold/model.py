@@ -221,6 +221,18 @@ class FactChange:
     change: str | None = None
     detail: str = ""
 
+    @property
+    def derivative_mark(self) -> Span | None:
+        """Where reports highlight this change in the derivative: a changed or added fact, but not
+        the whole sentence that paraphrases a quotation (that one is marked at its source words)."""
+        marked = self.status in ("changed", "added") and self.change != "quote-paraphrased"
+        return self.derivative.span if self.derivative is not None and marked else None
+
+    @property
+    def source_mark(self) -> Span | None:
+        """Where reports highlight this change in the source: a changed or dropped fact."""
+        return self.source.span if self.source is not None and self.status in ("changed", "dropped") else None
+
 
 #: How reports title the fact diff of a pair judged not derived, where only shared facts are kept.
 SHARED_FACTS_NOTE = "only facts both texts report: they were written separately"

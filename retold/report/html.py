@@ -250,17 +250,10 @@ def _marks(result: CompareResult) -> tuple[list[_Mark], list[_Mark]]:
             )
         )
     for change in result.facts:
-        if change.status == "kept":
-            continue
         cls = ("fact", f"fact-{change.status}")
-        title = _fact_title(change)
-        # a quotation turned into reported speech is marked at its source words, not on the whole
-        # derivative sentence that paraphrases it
-        marks_derivative = change.status in ("changed", "added") and change.change != "quote-paraphrased"
-        if change.derivative is not None and marks_derivative:
-            der.append(_Mark(change.derivative.span.start, change.derivative.span.end, cls, title))
-        if change.source is not None and change.status in ("changed", "dropped"):
-            src.append(_Mark(change.source.span.start, change.source.span.end, cls, title))
+        for marks, span in ((der, change.derivative_mark), (src, change.source_mark)):
+            if span is not None:
+                marks.append(_Mark(span.start, span.end, cls, _fact_title(change)))
     return der, src
 
 

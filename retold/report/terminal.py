@@ -38,8 +38,8 @@ _MARKS = {
     "changed": ("bold yellow", "[~", "~]"),
     "dropped": ("magenta strike", "[-", "-]"),
 }
-_NARROW = 110  # below this many columns the fact diff is a list, not a table
 _MARK_NAMES = {"added": "added clause", "changed": "changed fact", "dropped": "dropped fact"}
+_NARROW = 110  # below this many columns the fact diff is a list, not a table
 
 
 def _clean(text: str) -> str:
@@ -134,15 +134,10 @@ def _fact_highlights(result: CompareResult) -> tuple[list[tuple[Span, str]], lis
     der: list[tuple[Span, str]] = []
     src: list[tuple[Span, str]] = []
     for change in result.facts:
-        if change.status == "kept":
-            continue
-        # a quotation turned into reported speech: its source words are marked, not the whole
-        # derivative sentence that paraphrases it
-        marks_derivative = change.status in ("changed", "added") and change.change != "quote-paraphrased"
-        if change.derivative is not None and marks_derivative:
-            der.append((change.derivative.span, "changed"))
-        if change.source is not None and change.status in ("changed", "dropped"):
-            src.append((change.source.span, change.status))
+        if change.derivative_mark is not None:
+            der.append((change.derivative_mark, "changed"))
+        if change.source_mark is not None:
+            src.append((change.source_mark, change.status))
     return der, src
 
 

@@ -426,7 +426,7 @@ class _Guard:
 def _with_security_headers(headers: Any, html_csp: str) -> list[tuple[bytes, bytes]]:
     out = [(bytes(k), bytes(v)) for k, v in headers]
     present = {k.lower() for k, _ in out}
-    for key, value in _JSON_SECURITY_HEADERS.items():
+    for key, value in _SECURITY_HEADERS.items():
         if key.lower().encode() not in present:
             out.append((key.lower().encode(), value.encode()))
     content_type = next((v for k, v in out if k.lower() == b"content-type"), b"")
@@ -445,7 +445,7 @@ def _hostname(host_header: str) -> str:
 async def _send_json(send: Send, status: int, detail: str, close: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in _JSON_SECURITY_HEADERS.items()]
+    headers += [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -454,13 +454,14 @@ async def _send_json(send: Send, status: int, detail: str, close: bool = False) 
 
 # --- security headers -------------------------------------------------------------------------------
 
+# on every answer, those the guard sends before the app runs (400, 403, 413) included
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
 }
-# on every answer, those the guard sends before the app runs (400, 403, 413) included
-_JSON_SECURITY_HEADERS = {**_SECURITY_HEADERS, "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
 
 
 def _script_hash(script: str) -> str:
@@ -604,8 +605,6 @@ async def _compare_inputs(request: Request) -> tuple[ArticleSpec, ArticleSpec]:
         payload = json.loads(body) if body else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _field_error(["body"], f"invalid JSON: {exc}", "json_invalid") from exc
-    except RecursionError as exc:
-        raise _field_error(["body"], "invalid JSON: nested too deeply", "json_invalid") from exc
     try:
         parsed = _COMPARE_IN.validate_python(payload)
     except ValidationError as exc:
@@ -742,6 +741,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.pool = pool
     app.state.workers = workers
 
+    async def work(request: Request, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker, given up (and the worker killed) if the client goes away."""
+        return await _while_connected(request, workers.run(function, *args))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, exc.detail, getattr(exc, "headers", None))
@@ -760,8 +763,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     @app.exception_handler(RecursionError)
     async def too_deep(_: Request, exc: RecursionError) -> JSONResponse:
-        # json.loads on a body of a thousand nested brackets; answered here, not as a 500 (which
-        # would also close the client's connection)
+        # json.loads on a body of a thousand nested brackets (here and in FastAPI's own body
+        # parsing); answered here, not as a 500 (which would also close the client's connection)
         return _error(422, [{"loc": ["body"], "msg": "invalid JSON: nested too deeply", "type": "json_invalid"}])
 
     @app.exception_handler(Busy)
@@ -876,8 +879,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         `published`, `format` each) or `multipart/form-data` with two files `a` and `b`.
         """
         spec_a, spec_b = await _compare_inputs(request)
-        return _compare_response(await _while_connected(request, workers.run(compare_job, spec_a, spec_b, format)),
-                                 format)
+        return _compare_response(await work(request, compare_job, spec_a, spec_b, format), format)
 
     def _compare_response(answer: tuple[bytes, str], format: str) -> Response:
         body, media = answer
@@ -900,9 +902,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         """Trace an article to the documents of the store it was rewritten from."""
         current = need_store()
         spec = _spec(body.article, "article", ["body", "article", "text"])
-        data = await _while_connected(
-            request, workers.run(trace_job, current.generation, spec, body.limit, body.compare_top, current.name)
-        )
+        data = await work(request, trace_job, current.generation, spec, body.limit, body.compare_top, current.name)
         return Response(data, media_type="application/json")
 
     async def stored(current: _Store, doc_id: str) -> Document:
@@ -938,7 +938,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         """
         source = await stored(need_store(), doc_id)
         spec = _spec(body.article, "article", ["body", "article", "text"])
-        return _compare_response(await _while_connected(request, workers.run(compare_job, spec, source, format)), format)
+        return _compare_response(await work(request, compare_job, spec, source, format), format)
 
     @app.get("/compare/{derivative_id}/{source_id}", tags=["store"], responses={
         200: {"description": compare_doc, "content": {"application/json": {"schema": compare_schema},
@@ -963,8 +963,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         current = need_store()
         derivative = await stored(current, derivative_id)
         source = await stored(current, source_id)
-        job = workers.run(compare_job, derivative, source, format, stage)
-        return _compare_response(await _while_connected(request, job), format)
+        return _compare_response(await work(request, compare_job, derivative, source, format, stage), format)
 
     @app.get("/compare/{ids:path}", include_in_schema=False)
     async def compare_stored_slashed(
